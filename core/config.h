@@ -1,0 +1,54 @@
+/* Daemon settings: defaults, then a `key = value` file (--config FILE), then FIBERLINK_<KEY>
+ * environment variables (upper snake case of the key) win. Unknown keys and bad values are
+ * refused with a message naming them. */
+#ifndef FL_CONFIG_H
+#define FL_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_MAX_LISTEN 8
+
+struct config {
+    char *listen[CONFIG_MAX_LISTEN]; /* "listen": comma-separated host:port list; default "127.0.0.1:3000" */
+    int nlisten;
+    char *tls_cert;                  /* "tls_cert": PEM path; with tls_key enables TLS + h2 ALPN on all listeners */
+    char *tls_key;                   /* "tls_key" */
+    char *database_url;              /* "database_url": libpq URL/conninfo; default "postgresql:///fiberlink" */
+    int db_pool_size;                /* "db_pool_size": 1..64, default 4 */
+    int db_query_timeout_ms;         /* "db_query_timeout_ms": 100..600000, default 5000 */
+    char *fnn_rpc_url;               /* "fnn_rpc_url": default "http://127.0.0.1:8227" */
+    char *fnn_rpc_token;             /* "fnn_rpc_token": optional Biscuit bearer token (secret) */
+    int fnn_timeout_ms;              /* "fnn_timeout_ms": 100..600000, default 5000 */
+    char *fnn_currency;              /* "fnn_currency": Fibb | Fibt | Fibd, default Fibt */
+    char *preimage_key;              /* "preimage_key": server secret ≥ 16 bytes (secret; required by serve) */
+    int invoice_expiry;              /* "invoice_expiry": seconds, 60..2592000, default 3600 */
+    size_t max_body_bytes;           /* "max_body_bytes": 1024..16777216, default 65536 */
+    int rate_limit;                  /* "rate_limit": requests per app+method per window, 1..1000000, default 300 */
+    int rate_limit_window;           /* "rate_limit_window": seconds, 1..86400, default 60 */
+    char *usdi_udt_type_script_json; /* "usdi_udt_type_script_json": {"code_hash","hash_type","args"}; empty = USDI not allowed */
+    int usdi_decimals;               /* "usdi_decimals": 0..18, default 6 */
+    char *log_level;                 /* "log_level": debug|info|warn|error, default info */
+    char *nonce_store;               /* "nonce_store": memory (default); postgres comes with multi-daemon support */
+    int shutdown_timeout_ms;         /* "shutdown_timeout_ms": drain bound on SIGTERM, 0..600000, default 10000 */
+    int tip_status_timeout_ms;       /* "tip_status_timeout_ms": node check bound in tip.status, 100..60000, default 2000 */
+};
+
+/* Fills defaults. */
+void config_init(struct config *c);
+/* Applies one setting; returns 0, or -1 with a message naming the key/value in err. */
+int config_set(struct config *c, const char *key, const char *value, char *err, size_t errsz);
+/* Reads `key = value` lines ('#' comments, blank lines, optional quotes around value). */
+int config_load_file(struct config *c, const char *path, char *err, size_t errsz);
+/* The same for file contents already in memory: buf[0..len) need not be NUL-terminated (a NUL
+ * byte inside is refused); source_name names it in messages ("... in <source_name> line 3"). */
+int config_load_buffer(struct config *c, const char *buf, size_t len, const char *source_name,
+                       char *err, size_t errsz);
+/* Applies every FIBERLINK_* variable in envp; an unknown FIBERLINK_ name is an error. */
+int config_load_env(struct config *c, char **envp, char *err, size_t errsz);
+/* Cross-field checks for `serve` (preimage key present and long enough, TLS pair complete, USDI
+ * script JSON well-formed when set). */
+int config_validate_serve(const struct config *c, char *err, size_t errsz);
+void config_dispose(struct config *c);
+
+#endif

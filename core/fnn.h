@@ -1,0 +1,99 @@
+/* Asynchronous client for the Fiber node's JSON-RPC (../shared/reference/fnn-rpc.md), on libcurl's
+ * multi interface driven by the libev loop: no threads, no blocking. The node's host is resolved
+ * once at start-up and handed to curl with CURLOPT_RESOLVE, so curl never starts a resolver thread.
+ *
+ * Framing: {"jsonrpc":"2.0","id":N,"method":M,"params":[{...}]} ("params":[] when none).
+ * Every call has a deadline. Completion callbacks always run from the loop, never from inside
+ * fnn_call() itself. */
+#ifndef FL_FNN_H
+#define FL_FNN_H
+
+#include <ev.h>
+#include <jansson.h>
+#include <stdint.h>
+
+enum fnn_outcome {
+    FNN_OK = 0,
+    FNN_TRANSIENT, /* timeout, connect failure, HTTP 5xx, -32603, -32000 "busy/unavailable" kinds: retry later */
+    FNN_PERMANENT, /* any other JSON-RPC error (-32000 business errors, -32602, -32601, -32999 …) */
+};
+
+struct fnn_result {
+    enum fnn_outcome outcome;
+    json_t *result;      /* borrowed, valid during the callback; NULL unless FNN_OK */
+    int rpc_code;        /* JSON-RPC error code, 0 when none (transport errors) */
+    const char *message; /* error text (node's message or transport description); "" when FNN_OK */
+    long http_status;    /* 0 when no HTTP answer */
+};
+
+struct fnn_client;
+struct fnn_call;
+typedef void (*fnn_cb)(void *ctx, const struct fnn_result *res);
+
+/* url: http://host:port[/path]. token: Biscuit bearer token or NULL. Resolves the host now
+ * (blocking, start-up only). Returns NULL with a message in err on failure. */
+struct fnn_client *fnn_client_new(struct ev_loop *loop, const char *url, const char *token,
+                                  int default_timeout_ms, char *err, size_t errsz);
+void fnn_client_free(struct fnn_client *c); /* cancels outstanding calls without callbacks */
+
+/* Starts a call. params: the params object (stolen; NULL → "params":[]). timeout_ms ≤ 0 → the
+ * client default. Never returns NULL. */
+struct fnn_call *fnn_call(struct fnn_client *c, const char *method, json_t *params, int timeout_ms,
+                          fnn_cb cb, void *ctx);
+/* The callback will not run; the transfer is aborted. Safe to call only before the callback ran. */
+void fnn_call_cancel(struct fnn_call *call);
+/* Calls started and not yet completed. */
+unsigned fnn_client_inflight(const struct fnn_client *c);
+
+/* Classification used by fnn_call (exposed for tests and fuzzing): given a JSON-RPC error code and
+ * message, is it transient? */
+enum fnn_outcome fnn_classify_error(int code, const char *message);
+
+/* Decoded invoice (from new_invoice / get_invoice / parse_invoice / cancel_invoice results). */
+enum fnn_invoice_status {
+    FNN_INV_UNKNOWN = 0,
+    FNN_INV_OPEN,
+    FNN_INV_CANCELLED,
+    FNN_INV_EXPIRED,
+    FNN_INV_RECEIVED,
+    FNN_INV_PAID,
+};
+struct fnn_invoice {
+    const char *invoice_address; /* borrowed from the json; NULL for parse_invoice */
+    char currency[8];            /* "Fibt" … */
+    int has_amount;
+    uint64_t amount;             /* base units */
+    char payment_hash[67];       /* "0x" + 64 lowercase hex */
+    uint64_t timestamp_ms;
+    int has_expiry;
+    uint64_t expiry_s;           /* seconds (attr expiry_time or ExpiryTime{secs}) */
+    enum fnn_invoice_status status; /* UNKNOWN when the result has no status */
+};
+/* Decodes a result object {"invoice_address"?, "invoice":{...}, "status"?}. Returns 0, or -1 with
+ * a description in err for a malformed answer. Pure: fuzzed. */
+int fnn_invoice_decode(json_t *result, struct fnn_invoice *out, char *err, size_t errsz);
+const char *fnn_invoice_status_name(enum fnn_invoice_status s);
+int fnn_invoice_status_parse(const char *s, enum fnn_invoice_status *out);
+
+/* Payment session result (send_payment / get_payment). */
+enum fnn_payment_status {
+    FNN_PAY_UNKNOWN = 0,
+    FNN_PAY_CREATED,
+    FNN_PAY_INFLIGHT,
+    FNN_PAY_SUCCESS,
+    FNN_PAY_FAILED,
+};
+struct fnn_payment {
+    char payment_hash[67];
+    enum fnn_payment_status status;
+    uint64_t fee;
+    uint64_t created_at_ms, last_updated_at_ms;
+    const char *failed_error; /* borrowed; NULL when null */
+};
+int fnn_payment_decode(json_t *result, struct fnn_payment *out, char *err, size_t errsz);
+
+/* Hash256 check: "0x" + 64 hex (input may omit 0x per FNN; output form is normalized to
+ * lowercase with 0x into out[67]). Returns 0 or -1. */
+int fnn_hash256_normalize(const char *s, char out[67]);
+
+#endif

@@ -1,0 +1,269 @@
+/* fiberlinkd: the command line and the composition root. `serve` wires the loop, the Postgres
+ * pool, the Fiber client and the HTTP server to the handlers; `migrate` and `app create` are
+ * short blocking admin commands. (main is the one place allowed to know every layer.) */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/asset.h"
+#include "core/config.h"
+#include "core/fnn.h"
+#include "core/http.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/nonce.h"
+#include "handlers/health.h"
+#include "handlers/rpc.h"
+#include "handlers/tips.h"
+#include "storage/apps.h"
+#include "storage/migrate.h"
+#include "storage/pg.h"
+
+extern char **environ;
+
+#define NONCE_MEMORY_MAX 1000000
+#define DRAIN_POLL_SECONDS 0.02
+
+static const char usage[] =
+    "usage: fiberlinkd [--config FILE] [COMMAND]\n"
+    "\n"
+    "Fiber Link hub: a custodial tipping hub for Discourse forums on the Fiber Network.\n"
+    "\n"
+    "commands:\n"
+    "  serve                              run the daemon (default)\n"
+    "  migrate                            apply pending database migrations\n"
+    "  app create --app-id ID [--secret S]  register a forum app; prints its secret once\n"
+    "\n"
+    "options:\n"
+    "  --config FILE   read `key = value` settings from FILE (FIBERLINK_<KEY> env vars win)\n"
+    "  --help          show this help\n"
+    "  --version       show the version\n"
+    "\n"
+    "Settings and their environment variables are listed in docs/configuration.md.\n";
+
+struct daemon {
+    struct loop loop;
+    struct config *cfg;
+    struct http_server *http;
+    struct pg_pool *pg;
+    struct fnn_client *fnn;
+    struct rpc *rpc;
+    ev_signal sigterm, sigint, sighup;
+    ev_timer drain;
+    double drain_deadline;
+    int draining;
+};
+
+static void drain_tick(struct ev_loop *ev, ev_timer *w, int revents)
+{
+    struct daemon *d = container_of(w, struct daemon, drain);
+    unsigned calls = rpc_inflight(d->rpc), reqs = http_server_inflight(d->http);
+    unsigned queries = pg_pool_pending(d->pg), node = fnn_client_inflight(d->fnn);
+    if (calls == 0 && reqs == 0 && queries == 0 && node == 0) {
+        log_event(LOG_INFO, "serve.drained", NULL);
+        ev_break(ev, EVBREAK_ALL);
+        return;
+    }
+    if (ev_now(ev) >= d->drain_deadline) {
+        log_event(LOG_WARN, "serve.drain_timeout",
+                  "rpc_calls=%u http_requests=%u db_queries=%u node_calls=%u", calls, reqs,
+                  queries, node);
+        ev_break(ev, EVBREAK_ALL);
+    }
+}
+
+/* First SIGTERM/SIGINT: stop accepting, let in-flight requests, queries and node calls finish
+ * (bounded by shutdown_timeout_ms). A second one stops at once. */
+static void on_stop_signal(struct ev_loop *ev, ev_signal *w, int revents)
+{
+    struct daemon *d = w->signum == SIGTERM ? container_of(w, struct daemon, sigterm)
+                                            : container_of(w, struct daemon, sigint);
+    if (d->draining) {
+        log_event(LOG_WARN, "serve.stop_now", "signal=%d", w->signum);
+        ev_break(ev, EVBREAK_ALL);
+        return;
+    }
+    d->draining = 1;
+    log_event(LOG_INFO, "serve.draining", "signal=%d timeout_ms=%d", w->signum,
+              d->cfg->shutdown_timeout_ms);
+    http_server_stop_accepting(d->http);
+    d->drain_deadline = ev_now(ev) + d->cfg->shutdown_timeout_ms / 1000.0;
+    ev_timer_init(&d->drain, drain_tick, 0.0, DRAIN_POLL_SECONDS);
+    ev_timer_start(ev, &d->drain);
+}
+
+static void on_sighup(struct ev_loop *ev, ev_signal *w, int revents)
+{
+    /* Logs go to stderr, which the supervisor owns: nothing to reopen. */
+    log_event(LOG_INFO, "serve.sighup", NULL);
+}
+
+static int serve(struct config *cfg)
+{
+    char err[512];
+    struct daemon d = {.cfg = cfg};
+    struct asset_table assets;
+    struct nonce_store *nonces = NULL;
+    int rc = 1;
+
+    if (config_validate_serve(cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "fiberlinkd: %s\n", err);
+        return 1;
+    }
+    if (strcmp(cfg->nonce_store, "memory") != 0) {
+        fprintf(stderr, "fiberlinkd: nonce_store '%s' is not available in this version; use "
+                        "'memory'\n",
+                cfg->nonce_store);
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (loop_init(&d.loop) != 0)
+        return 1;
+    if (asset_table_init(&assets, cfg->usdi_udt_type_script_json, cfg->usdi_decimals) != 0) {
+        fprintf(stderr, "fiberlinkd: usdi_udt_type_script_json is not a JSON object\n");
+        return 1;
+    }
+    d.pg = pg_pool_new(d.loop.ev, cfg->database_url, cfg->db_pool_size, cfg->db_query_timeout_ms,
+                       err, sizeof err);
+    if (d.pg == NULL) {
+        fprintf(stderr, "fiberlinkd: database: %s\n", err);
+        goto fail;
+    }
+    d.fnn = fnn_client_new(d.loop.ev, cfg->fnn_rpc_url, cfg->fnn_rpc_token, cfg->fnn_timeout_ms,
+                           err, sizeof err);
+    if (d.fnn == NULL) {
+        fprintf(stderr, "fiberlinkd: fiber node: %s\n", err);
+        goto fail;
+    }
+    struct http_server_config hc = {
+        .listen = (const char *const *)cfg->listen,
+        .nlisten = cfg->nlisten,
+        .tls_cert = cfg->tls_cert,
+        .tls_key = cfg->tls_key,
+        .max_body = cfg->max_body_bytes,
+        .server_name = "fiberlinkd",
+    };
+    d.http = http_server_new(&d.loop, &hc, err, sizeof err);
+    if (d.http == NULL) {
+        fprintf(stderr, "fiberlinkd: http: %s\n", err);
+        goto fail;
+    }
+    nonces = nonce_memory_new(NONCE_MEMORY_MAX);
+    struct rpc_env env = {
+        .loop = &d.loop, .pg = d.pg, .fnn = d.fnn, .cfg = cfg, .assets = &assets};
+    d.rpc = rpc_new(&env, nonces);
+    health_register(d.rpc, d.http, &env);
+    tips_register(d.rpc);
+    http_server_route(d.http, "POST", "/rpc", rpc_handle_http, d.rpc);
+    if (http_server_start(d.http, err, sizeof err) != 0) {
+        fprintf(stderr, "fiberlinkd: %s\n", err);
+        goto fail;
+    }
+
+    ev_signal_init(&d.sigterm, on_stop_signal, SIGTERM);
+    ev_signal_start(d.loop.ev, &d.sigterm);
+    ev_signal_init(&d.sigint, on_stop_signal, SIGINT);
+    ev_signal_start(d.loop.ev, &d.sigint);
+    ev_signal_init(&d.sighup, on_sighup, SIGHUP);
+    ev_signal_start(d.loop.ev, &d.sighup);
+
+    for (int i = 0; i < cfg->nlisten; i++)
+        log_event(LOG_INFO, "serve.listening", "listen=%s port=%d tls=%d version=%s",
+                  cfg->listen[i], http_server_port(d.http, i), cfg->tls_cert != NULL,
+                  FIBERLINK_VERSION);
+    ev_run(d.loop.ev, 0);
+    log_event(LOG_INFO, "serve.stopped", NULL);
+    rc = 0;
+fail:
+    if (ev_is_active(&d.drain))
+        ev_timer_stop(d.loop.ev, &d.drain);
+    rpc_free(d.rpc);
+    nonce_store_free(nonces);
+    http_server_free(d.http);
+    fnn_client_free(d.fnn);
+    pg_pool_free(d.pg);
+    asset_table_dispose(&assets);
+    loop_dispose(&d.loop);
+    return rc;
+}
+
+static int app_create(struct config *cfg, int argc, char **argv)
+{
+    const char *app_id = NULL, *secret = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--app-id") == 0 && i + 1 < argc)
+            app_id = argv[++i];
+        else if (strcmp(argv[i], "--secret") == 0 && i + 1 < argc)
+            secret = argv[++i];
+        else {
+            fprintf(stderr, "fiberlinkd: app create: unexpected argument '%s'\n%s", argv[i],
+                    usage);
+            return 2;
+        }
+    }
+    if (app_id == NULL) {
+        fprintf(stderr, "fiberlinkd: app create needs --app-id ID\n");
+        return 2;
+    }
+    char out[APPS_SECRET_MAX + 1];
+    if (apps_create(cfg->database_url, app_id, secret, out, sizeof out) != 0)
+        return 1;
+    printf("app_id=%s\nsecret=%s\n", app_id, out);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *config_file = NULL;
+    char *args[64];
+    int nargs = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("fiberlinkd %s\n", FIBERLINK_VERSION);
+            return 0;
+        }
+        if (strcmp(argv[i], "--config") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "fiberlinkd: --config needs a file\n");
+                return 2;
+            }
+            config_file = argv[++i];
+        } else if (nargs < (int)FL_ARRAY_LEN(args)) {
+            args[nargs++] = argv[i];
+        }
+    }
+
+    struct config cfg;
+    char err[512];
+    config_init(&cfg);
+    if ((config_file != NULL && config_load_file(&cfg, config_file, err, sizeof err) != 0) ||
+        config_load_env(&cfg, environ, err, sizeof err) != 0) {
+        fprintf(stderr, "fiberlinkd: %s\n", err);
+        config_dispose(&cfg);
+        return 2;
+    }
+    enum log_level lvl = LOG_INFO;
+    if (log_level_parse(cfg.log_level, &lvl) == 0)
+        log_set_level(lvl);
+
+    int rc;
+    const char *cmd = nargs > 0 ? args[0] : "serve";
+    if (strcmp(cmd, "serve") == 0 && nargs <= 1)
+        rc = serve(&cfg);
+    else if (strcmp(cmd, "migrate") == 0 && nargs == 1)
+        rc = migrate_run(cfg.database_url) == 0 ? 0 : 1;
+    else if (strcmp(cmd, "app") == 0 && nargs >= 2 && strcmp(args[1], "create") == 0)
+        rc = app_create(&cfg, nargs - 2, args + 2);
+    else {
+        fprintf(stderr, "fiberlinkd: unknown command '%s'\n%s", cmd, usage);
+        rc = 2;
+    }
+    config_dispose(&cfg);
+    return rc;
+}

@@ -1,0 +1,284 @@
+/* See rpc.h. Check order (API.md): envelope → app known → headers present → timestamp window →
+ * signature → nonce unused → rate limit → dispatch. Every authentication failure is the same
+ * -32001 "Unauthorized" with no detail; the reason is logged at debug level only. */
+#include "handlers/rpc.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/hashmap.h"
+#include "core/log.h"
+#include "core/mem.h"
+
+struct rpc {
+    const struct rpc_env *env;
+    struct hashmap *methods; /* name → struct method */
+    struct app_cache *apps;
+    struct nonce_store *nonces;
+    struct ratelimit *limits;
+    unsigned inflight;
+};
+
+struct method {
+    rpc_method_fn fn;
+    char *name;
+};
+
+/* Lives in the request's pool: tells the call when the request dies, and is told when the call
+ * ends first (so neither side touches the other after it is gone). */
+struct rpc_call_token {
+    struct rpc_call *call;
+};
+
+struct rpc *rpc_new(const struct rpc_env *env, struct nonce_store *nonces)
+{
+    struct rpc *r = xcalloc(1, sizeof *r);
+    r->env = env;
+    r->methods = hashmap_new();
+    r->apps = app_cache_new(env->pg);
+    r->nonces = nonces;
+    r->limits = ratelimit_new(env->cfg->rate_limit, env->cfg->rate_limit_window);
+    return r;
+}
+
+static void free_method(void *p)
+{
+    struct method *m = p;
+    free(m->name);
+    free(m);
+}
+
+void rpc_free(struct rpc *r)
+{
+    if (r == NULL)
+        return;
+    hashmap_free(r->methods, free_method);
+    app_cache_free(r->apps);
+    ratelimit_free(r->limits);
+    free(r);
+}
+
+void rpc_register(struct rpc *r, const char *name, rpc_method_fn fn)
+{
+    struct method *m = xcalloc(1, sizeof *m);
+    m->fn = fn;
+    m->name = xstrdup(name);
+    hashmap_put(r->methods, name, strlen(name), m);
+}
+
+unsigned rpc_inflight(const struct rpc *r)
+{
+    return r->inflight;
+}
+
+static void token_dispose(void *p)
+{
+    struct rpc_call_token *t = p;
+    if (t->call != NULL) {
+        t->call->req = NULL;
+        t->call->_token = NULL;
+    }
+}
+
+static void call_free(struct rpc_call *call)
+{
+    if (call->_token != NULL)
+        call->_token->call = NULL;
+    call->rpc->inflight--;
+    jsonrpc_request_dispose(&call->_jr);
+    free(call);
+}
+
+static void send_answer(struct rpc_call *call, int status, char *json)
+{
+    h2o_req_t *req = call->req;
+    if (req != NULL) {
+        loop_touch(call->env->loop);
+        if (call->_authenticated) {
+            char buf[32];
+            snprintf(buf, sizeof buf, "%lld", (long long)call->_rl.limit);
+            http_add_header(req, "x-ratelimit-limit", buf);
+            snprintf(buf, sizeof buf, "%lld", (long long)call->_rl.remaining);
+            http_add_header(req, "x-ratelimit-remaining", buf);
+            snprintf(buf, sizeof buf, "%lld", (long long)call->_rl.reset);
+            http_add_header(req, "x-ratelimit-reset", buf);
+        }
+        http_send_json(req, status, json);
+    }
+    free(json);
+    call_free(call);
+}
+
+void rpc_reply(struct rpc_call *call, json_t *result)
+{
+    send_answer(call, 200, jsonrpc_result(call->_jr.id, result));
+}
+
+void rpc_reply_error(struct rpc_call *call, enum api_error e, const char *message, json_t *data)
+{
+    if (e == API_ERR_INTERNAL || e == API_ERR_UNAUTHORIZED)
+        log_event(LOG_DEBUG, "rpc.refused", "method=%s code=%d", call->method ? call->method : "-",
+                  api_error_code(e));
+    int status = e == API_ERR_PARSE ? 400 : 200;
+    send_answer(call, status, jsonrpc_error(call->_jr.id, e, message, data));
+}
+
+void rpc_reply_param_error(struct rpc_call *call, const struct jsonrpc_param_error *pe,
+                           const char *reason)
+{
+    json_t *data = json_object();
+    json_object_set_new(data, "field", json_string(pe->field));
+    if (reason != NULL)
+        json_object_set_new(data, "reason", json_string(reason));
+    rpc_reply_error(call, API_ERR_INVALID_PARAMS, pe->message, data);
+}
+
+static void unauthorized(struct rpc_call *call, const char *why)
+{
+    log_event(LOG_DEBUG, "rpc.unauthorized", "reason=%s", why);
+    rpc_reply_error(call, API_ERR_UNAUTHORIZED, NULL, NULL);
+}
+
+static void read_headers(h2o_req_t *req, struct auth_headers *h)
+{
+    h2o_iovec_t v;
+    v = http_header(req, "x-app-id");
+    h->app_id = v.base, h->app_id_len = v.len;
+    v = http_header(req, "x-ts");
+    h->ts = v.base, h->ts_len = v.len;
+    v = http_header(req, "x-nonce");
+    h->nonce = v.base, h->nonce_len = v.len;
+    v = http_header(req, "x-signature");
+    h->signature = v.base, h->signature_len = v.len;
+}
+
+static void dispatch(struct rpc_call *call)
+{
+    struct rpc *r = call->rpc;
+    struct method *m = hashmap_get(r->methods, call->method, strlen(call->method));
+    /* Unknown names share one bucket so hostile method names cannot grow the limiter. */
+    char key[AUTH_APP_ID_MAX + 64];
+    snprintf(key, sizeof key, "%s\n%s", call->app_id, m != NULL ? m->name : "?");
+    call->_rl = ratelimit_hit(r->limits, key, strlen(key), (int64_t)time(NULL));
+    call->_authenticated = 1;
+    if (!call->_rl.allowed) {
+        rpc_reply_error(call, API_ERR_RATE_LIMITED, NULL, NULL);
+        return;
+    }
+    if (m == NULL) {
+        rpc_reply_error(call, API_ERR_METHOD_NOT_FOUND, NULL, NULL);
+        return;
+    }
+    m->fn(call);
+}
+
+static void on_nonce(void *ctx, enum nonce_result result)
+{
+    struct rpc_call *call = ctx;
+    if (call->req == NULL) {
+        call_free(call); /* the client left before authentication finished */
+        return;
+    }
+    switch (result) {
+    case NONCE_FRESH:
+        dispatch(call);
+        break;
+    case NONCE_REPLAYED:
+        unauthorized(call, "nonce_replayed");
+        break;
+    case NONCE_FULL:
+        rpc_reply_error(call, API_ERR_RATE_LIMITED, NULL, NULL);
+        break;
+    default:
+        rpc_reply_error(call, API_ERR_INTERNAL, NULL, NULL);
+        break;
+    }
+}
+
+static void authenticate(struct rpc_call *call, int found, const char *secret)
+{
+    if (call->req == NULL) {
+        call_free(call);
+        return;
+    }
+    if (!found) {
+        unauthorized(call, "unknown_app");
+        return;
+    }
+    struct auth_headers h;
+    read_headers(call->req, &h);
+    int64_t now = (int64_t)time(NULL), ts;
+    enum auth_result ar = auth_check_headers(&h, now, &ts);
+    if (ar == AUTH_OK)
+        ar = auth_check_signature(&h, secret, strlen(secret), call->req->entity.base,
+                                  call->req->entity.len);
+    if (ar != AUTH_OK) {
+        static const char *const why[] = {"ok", "missing_header", "bad_timestamp", "stale",
+                                          "bad_signature"};
+        unauthorized(call, why[ar]);
+        return;
+    }
+    /* A nonce must be remembered as long as its timestamp could still pass the window. */
+    enum nonce_result nr = nonce_store_use(call->rpc->nonces, call->app_id, h.nonce, h.nonce_len,
+                                           now, 2 * AUTH_WINDOW_SECONDS + 1, on_nonce, call);
+    if (nr != NONCE_PENDING)
+        on_nonce(call, nr);
+}
+
+static void on_app(void *ctx, enum pg_outcome outcome, int found, const char *secret)
+{
+    struct rpc_call *call = ctx;
+    if (outcome != PG_OK) {
+        if (call->req == NULL) {
+            call_free(call);
+            return;
+        }
+        rpc_reply_error(call, API_ERR_INTERNAL, NULL, NULL);
+        return;
+    }
+    authenticate(call, found, secret);
+}
+
+int rpc_handle_http(void *data, h2o_req_t *req)
+{
+    struct rpc *r = data;
+    struct rpc_call *call = xcalloc(1, sizeof *call);
+    call->rpc = r;
+    call->env = r->env;
+    call->req = req;
+    call->_started = ev_now(r->env->loop->ev);
+    r->inflight++;
+    call->_token = http_req_alloc_shared(req, sizeof *call->_token, token_dispose);
+    call->_token->call = call;
+
+    const char *why = NULL;
+    enum api_error e = jsonrpc_parse(req->entity.base, req->entity.len, &call->_jr, &why);
+    if (e != API_ERR_NONE) {
+        json_t *errdata = NULL;
+        if (e == API_ERR_INVALID_PARAMS) {
+            errdata = json_object();
+            json_object_set_new(errdata, "field", json_string("params"));
+        }
+        rpc_reply_error(call, e, why, errdata);
+        return 0;
+    }
+    call->method = call->_jr.method;
+    call->params = call->_jr.params;
+
+    h2o_iovec_t app = http_header(req, "x-app-id");
+    if (app.base == NULL || app.len == 0 || app.len > AUTH_APP_ID_MAX ||
+        memchr(app.base, '\0', app.len) != NULL) {
+        unauthorized(call, "missing_app_id");
+        return 0;
+    }
+    memcpy(call->app_id, app.base, app.len);
+    call->app_id[app.len] = '\0';
+
+    int found = 0;
+    const char *secret = NULL;
+    if (app_cache_get(r->apps, call->app_id, ev_now(r->env->loop->ev), &found, &secret, on_app,
+                      call))
+        authenticate(call, found, secret);
+    return 0;
+}

@@ -1,0 +1,67 @@
+/* POST /rpc: JSON-RPC 2.0 envelope, authentication, replay and rate-limit checks, then dispatch
+ * to the method handlers registered by each API area (tips, health, …).
+ *
+ * A method handler receives a struct rpc_call and must eventually finish it with exactly one of
+ * rpc_reply / rpc_reply_error / rpc_reply_param_error, possibly from a later libpq or Fiber
+ * callback. The call outlives its HTTP request: if the client leaves, call->req becomes NULL and
+ * the answer is dropped, but the handler still runs to its end, so a started money step is never
+ * abandoned halfway. */
+#ifndef FL_RPC_H
+#define FL_RPC_H
+
+#include <jansson.h>
+
+#include "core/asset.h"
+#include "core/config.h"
+#include "core/fnn.h"
+#include "core/http.h"
+#include "core/jsonrpc.h"
+#include "core/nonce.h"
+#include "core/ratelimit.h"
+#include "handlers/auth.h"
+#include "storage/pg.h"
+
+/* Services every method may use. */
+struct rpc_env {
+    struct loop *loop;
+    struct pg_pool *pg;
+    struct fnn_client *fnn;
+    const struct config *cfg;
+    const struct asset_table *assets;
+};
+
+struct rpc;
+
+struct rpc_call {
+    struct rpc *rpc;
+    const struct rpc_env *env;
+    h2o_req_t *req;      /* NULL once the client has gone */
+    const char *method;
+    json_t *params;      /* always an object */
+    char app_id[AUTH_APP_ID_MAX + 1];
+    /* private */
+    struct jsonrpc_request _jr;
+    struct rpc_call_token *_token;
+    struct ratelimit_verdict _rl;
+    int _authenticated;
+    double _started;
+};
+
+typedef void (*rpc_method_fn)(struct rpc_call *call);
+
+struct rpc *rpc_new(const struct rpc_env *env, struct nonce_store *nonces);
+void rpc_free(struct rpc *r);
+void rpc_register(struct rpc *r, const char *method, rpc_method_fn fn);
+/* The http_handler_fn for POST /rpc; data is the struct rpc. */
+int rpc_handle_http(void *data, h2o_req_t *req);
+/* Calls started and not finished. */
+unsigned rpc_inflight(const struct rpc *r);
+
+/* Finishing a call (each frees it). result / data are stolen. */
+void rpc_reply(struct rpc_call *call, json_t *result);
+void rpc_reply_error(struct rpc_call *call, enum api_error e, const char *message, json_t *data);
+/* -32602 with data {"field": …} (plus "reason" when reason is not NULL). */
+void rpc_reply_param_error(struct rpc_call *call, const struct jsonrpc_param_error *pe,
+                           const char *reason);
+
+#endif

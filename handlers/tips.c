@@ -1,0 +1,510 @@
+/* See tips.h. tip.create is idempotent all the way down (ARCHITECTURE.md 4): with a
+ * clientRequestId the tip id is derived from (app, clientRequestId), the payment preimage from the
+ * tip id, so a retried create meets either its stored row or the node's "invoice already exists",
+ * and both lead back to the same invoice. A fingerprint of the params detects a reused key. */
+#include "handlers/tips.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/amount.h"
+#include "core/crypto.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "storage/tips.h"
+
+#define TIP_FIELD_MAX 128
+#define TIP_MESSAGE_MAX_CHARS 280
+#define STATUS_CHECK_DELAY_MS 1000
+
+static const char NODE_UNAVAILABLE[] = "Fiber node unavailable";
+static const char DB_UNAVAILABLE[] = "Database unavailable";
+
+/* ---- shared helpers ---- */
+
+static void uuid_format(uint8_t b[16], int version, char out[37])
+{
+    b[6] = (uint8_t)((b[6] & 0x0f) | (version << 4));
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+    char hex[33];
+    hex_encode(b, 16, hex);
+    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+}
+
+static int uuid_valid(const char *s)
+{
+    if (strlen(s) != 36)
+        return 0;
+    for (int i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-')
+                return 0;
+        } else if (!isxdigit((unsigned char)s[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static json_t *json_string_or_null(const char *s)
+{
+    return s != NULL ? json_string(s) : json_null();
+}
+
+static const struct asset *tip_asset(const struct rpc_call *call, const char *code)
+{
+    int known;
+    const struct asset *a = asset_find(call->env->assets, code, &known);
+    return a != NULL ? a : &call->env->assets->ckb;
+}
+
+static json_t *amount_json(int64_t v, int decimals)
+{
+    char buf[40];
+    if (amount_format(v, decimals, buf, sizeof buf) < 0)
+        return json_null();
+    return json_string(buf);
+}
+
+/* ---- tip.create ---- */
+
+struct tip_create {
+    struct rpc_call *call;
+    const struct asset *asset;
+    int64_t amount;
+    const char *post_id, *from_user_id, *to_user_id, *topic_id, *client_request_id;
+    char *message; /* trimmed copy, NULL when blank */
+    char tip_id[37];
+    char request_hash[65];
+    char payment_hash[67];
+    char preimage[67];
+    char *invoice;
+    int64_t expires_at;
+};
+
+static void create_free(struct tip_create *tc)
+{
+    crypto_cleanse(tc->preimage, sizeof tc->preimage);
+    free(tc->message);
+    free(tc->invoice);
+    free(tc);
+}
+
+static void create_fail(struct tip_create *tc, enum api_error e, const char *message)
+{
+    rpc_reply_error(tc->call, e, message, NULL);
+    create_free(tc);
+}
+
+static void create_reply_row(struct tip_create *tc, const struct tip *t)
+{
+    rpc_reply(tc->call, json_pack("{s:s, s:s, s:s, s:s}", "invoice", t->invoice, "tipId", t->id,
+                                  "paymentHash", t->payment_hash, "expiresAt", t->expires_at));
+    create_free(tc);
+}
+
+static void on_inserted(void *ctx, enum pg_outcome outcome, const struct tip *t, int inserted)
+{
+    struct tip_create *tc = ctx;
+    if (outcome != PG_OK || t == NULL) {
+        log_event(LOG_WARN, "tip.create.store_failed", "tip_id=%s outcome=%d", tc->tip_id,
+                  (int)outcome);
+        create_fail(tc, API_ERR_INTERNAL, DB_UNAVAILABLE);
+        return;
+    }
+    if (!inserted && strcmp(t->request_hash, tc->request_hash) != 0) {
+        create_fail(tc, API_ERR_IDEMPOTENCY, NULL);
+        return;
+    }
+    if (inserted)
+        log_event(LOG_INFO, "tip.created", "tip_id=%s app_id=%s asset=%s amount=%lld", t->id,
+                  t->app_id, t->asset, (long long)t->amount);
+    create_reply_row(tc, t);
+}
+
+static void store_tip(struct tip_create *tc)
+{
+    struct tip_new n = {
+        .id = tc->tip_id,
+        .app_id = tc->call->app_id,
+        .client_request_id = tc->client_request_id,
+        .request_hash = tc->request_hash,
+        .post_id = tc->post_id,
+        .topic_id = tc->topic_id,
+        .from_user_id = tc->from_user_id,
+        .to_user_id = tc->to_user_id,
+        .asset = tc->asset->code,
+        .amount = tc->amount,
+        .message = tc->message,
+        .invoice = tc->invoice,
+        .payment_hash = tc->payment_hash,
+        .expires_at_unix = tc->expires_at,
+    };
+    tips_insert(tc->call->env->pg, &n, on_inserted, tc);
+}
+
+/* Accepts the node's invoice only if it is the one this tip asked for. */
+static int take_invoice(struct tip_create *tc, json_t *result)
+{
+    struct fnn_invoice inv;
+    char err[128];
+    if (fnn_invoice_decode(result, &inv, err, sizeof err) != 0 || inv.invoice_address == NULL) {
+        log_event(LOG_WARN, "tip.create.bad_node_answer", "tip_id=%s error=\"%s\"", tc->tip_id,
+                  err);
+        return -1;
+    }
+    if (strcmp(inv.payment_hash, tc->payment_hash) != 0) {
+        log_event(LOG_ERROR, "tip.create.hash_mismatch", "tip_id=%s", tc->tip_id);
+        return -1;
+    }
+    if (!inv.has_amount || inv.amount != (uint64_t)tc->amount)
+        return 1;
+    tc->invoice = xstrdup(inv.invoice_address);
+    tc->expires_at = inv.has_expiry ? (int64_t)(inv.timestamp_ms / 1000 + inv.expiry_s)
+                                    : (int64_t)time(NULL) + tc->call->env->cfg->invoice_expiry;
+    return 0;
+}
+
+static void on_existing_invoice(void *ctx, const struct fnn_result *res)
+{
+    struct tip_create *tc = ctx;
+    if (res->outcome != FNN_OK) {
+        create_fail(tc, API_ERR_INTERNAL, NODE_UNAVAILABLE);
+        return;
+    }
+    int r = take_invoice(tc, res->result);
+    if (r == 1) {
+        /* The node holds this tip id's invoice for another amount: an earlier create with the
+         * same clientRequestId and other params whose row never committed. */
+        create_fail(tc, API_ERR_IDEMPOTENCY, NULL);
+        return;
+    }
+    if (r != 0) {
+        create_fail(tc, API_ERR_INTERNAL, NULL);
+        return;
+    }
+    store_tip(tc);
+}
+
+static void on_new_invoice(void *ctx, const struct fnn_result *res)
+{
+    struct tip_create *tc = ctx;
+    if (res->outcome == FNN_PERMANENT && strcmp(res->message, "invoice already exists") == 0) {
+        json_t *p = json_pack("{s:s}", "payment_hash", tc->payment_hash);
+        fnn_call(tc->call->env->fnn, "get_invoice", p, 0, on_existing_invoice, tc);
+        return;
+    }
+    if (res->outcome != FNN_OK) {
+        log_event(LOG_WARN, "tip.create.node_error", "tip_id=%s code=%d transient=%d", tc->tip_id,
+                  res->rpc_code, res->outcome == FNN_TRANSIENT);
+        create_fail(tc, API_ERR_INTERNAL, NODE_UNAVAILABLE);
+        return;
+    }
+    if (take_invoice(tc, res->result) != 0) {
+        create_fail(tc, API_ERR_INTERNAL, NULL);
+        return;
+    }
+    store_tip(tc);
+}
+
+static void request_invoice(struct tip_create *tc)
+{
+    const struct rpc_env *env = tc->call->env;
+    char amount[24], expiry[24];
+    u128hex_encode((uint64_t)tc->amount, amount);
+    u128hex_encode((uint64_t)env->cfg->invoice_expiry, expiry);
+    json_t *p = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "amount", amount, "currency",
+                          env->cfg->fnn_currency, "description",
+                          tc->message != NULL ? tc->message : "Fiber Link tip", "expiry", expiry,
+                          "payment_preimage", tc->preimage, "hash_algorithm", "sha256");
+    if (tc->asset->udt_type_script != NULL)
+        json_object_set_new(p, "udt_type_script", json_deep_copy(tc->asset->udt_type_script));
+    fnn_call(env->fnn, "new_invoice", p, 0, on_new_invoice, tc);
+}
+
+static void on_existing_row(void *ctx, enum pg_outcome outcome, const struct tip *t)
+{
+    struct tip_create *tc = ctx;
+    if (outcome != PG_OK) {
+        create_fail(tc, API_ERR_INTERNAL, DB_UNAVAILABLE);
+        return;
+    }
+    if (t == NULL) {
+        request_invoice(tc);
+        return;
+    }
+    if (strcmp(t->request_hash, tc->request_hash) != 0) {
+        create_fail(tc, API_ERR_IDEMPOTENCY, NULL);
+        return;
+    }
+    create_reply_row(tc, t);
+}
+
+/* Trims ASCII whitespace; NULL when nothing is left. */
+static char *trim_dup(const char *s)
+{
+    if (s == NULL)
+        return NULL;
+    size_t len = strlen(s);
+    while (len > 0 && isspace((unsigned char)s[0]))
+        s++, len--;
+    while (len > 0 && isspace((unsigned char)s[len - 1]))
+        len--;
+    return len > 0 ? xstrndup(s, len) : NULL;
+}
+
+/* Validates params in the documented order; on error replies and returns -1. */
+static int create_parse(struct tip_create *tc)
+{
+    struct rpc_call *call = tc->call;
+    struct jsonrpc_param_error pe = {0};
+    json_t *p = call->params;
+    const char *asset_code = NULL, *message = NULL;
+
+    if (jsonrpc_param_string(p, "postId", 1, TIP_FIELD_MAX, &tc->post_id, &pe) != 0 ||
+        jsonrpc_param_string(p, "fromUserId", 1, TIP_FIELD_MAX, &tc->from_user_id, &pe) != 0 ||
+        jsonrpc_param_string(p, "toUserId", 1, TIP_FIELD_MAX, &tc->to_user_id, &pe) != 0 ||
+        jsonrpc_param_string(p, "asset", 1, 16, &asset_code, &pe) != 0)
+        goto invalid;
+    int known;
+    tc->asset = asset_find(call->env->assets, asset_code, &known);
+    if (tc->asset == NULL) {
+        pe.field = "asset";
+        if (known)
+            snprintf(pe.message, sizeof pe.message, "asset %s is not enabled on this hub",
+                     asset_code);
+        else
+            snprintf(pe.message, sizeof pe.message, "asset must be CKB or USDI");
+        rpc_reply_param_error(call, &pe, "ASSET_NOT_ALLOWED");
+        return -1;
+    }
+    json_t *amount = json_object_get(p, "amount");
+    if (!json_is_string(amount)) {
+        pe.field = "amount";
+        snprintf(pe.message, sizeof pe.message, "amount must be a decimal string such as \"10.5\"");
+        goto invalid;
+    }
+    enum amount_err ae = amount_parse(json_string_value(amount), json_string_length(amount),
+                                      tc->asset->decimals, &tc->amount);
+    if (ae != AMOUNT_OK) {
+        pe.field = "amount";
+        snprintf(pe.message, sizeof pe.message, "amount %s", amount_err_text(ae));
+        goto invalid;
+    }
+    if (jsonrpc_param_opt_string(p, "message", 0, 4 * TIP_MESSAGE_MAX_CHARS + 64, &message,
+                                 &pe) != 0)
+        goto invalid;
+    tc->message = trim_dup(message);
+    if (tc->message != NULL &&
+        jsonrpc_utf8_chars(tc->message, strlen(tc->message)) > TIP_MESSAGE_MAX_CHARS) {
+        pe.field = "message";
+        snprintf(pe.message, sizeof pe.message, "message must be at most %d characters",
+                 TIP_MESSAGE_MAX_CHARS);
+        goto invalid;
+    }
+    if (jsonrpc_param_opt_string(p, "topicId", 0, TIP_FIELD_MAX, &tc->topic_id, &pe) != 0 ||
+        jsonrpc_param_opt_string(p, "clientRequestId", 1, TIP_FIELD_MAX, &tc->client_request_id,
+                                 &pe) != 0)
+        goto invalid;
+    if (tc->topic_id != NULL && tc->topic_id[0] == '\0')
+        tc->topic_id = NULL;
+    if (strcmp(tc->from_user_id, tc->to_user_id) == 0) {
+        pe.field = "toUserId";
+        snprintf(pe.message, sizeof pe.message, "self tips are not allowed");
+        rpc_reply_param_error(call, &pe, "SELF_TIP");
+        return -1;
+    }
+    return 0;
+invalid:
+    rpc_reply_param_error(call, &pe, NULL);
+    return -1;
+}
+
+/* Fingerprint of what the caller asked for, compared when a clientRequestId comes back. */
+static void create_fingerprint(struct tip_create *tc)
+{
+    json_t *j = json_pack("[s, o, s, s, s, I, o]", tc->post_id, json_string_or_null(tc->topic_id),
+                          tc->from_user_id, tc->to_user_id, tc->asset->code,
+                          (json_int_t)tc->amount, json_string_or_null(tc->message));
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    uint8_t h[CRYPTO_SHA256_LEN];
+    crypto_sha256(s, strlen(s), h);
+    free(s);
+    hex_encode(h, sizeof h, tc->request_hash);
+}
+
+/* Tip id: random, or derived from (app, clientRequestId) under the server key; preimage =
+ * HMAC(key, tip id), payment hash = SHA-256(preimage). */
+static void create_derive(struct tip_create *tc)
+{
+    const char *key = tc->call->env->cfg->preimage_key;
+    uint8_t b[CRYPTO_SHA256_LEN];
+    if (tc->client_request_id != NULL) {
+        size_t alen = strlen(tc->call->app_id), clen = strlen(tc->client_request_id);
+        char *msg = xmalloc(7 + alen + 1 + clen);
+        memcpy(msg, "tip-id", 7); /* includes the NUL as a separator */
+        memcpy(msg + 7, tc->call->app_id, alen);
+        msg[7 + alen] = '\0';
+        memcpy(msg + 8 + alen, tc->client_request_id, clen);
+        crypto_hmac_sha256(key, strlen(key), msg, 8 + alen + clen, b);
+        free(msg);
+        uuid_format(b, 8, tc->tip_id);
+    } else {
+        if (crypto_random(b, 16) != 0)
+            abort(); /* no entropy: nothing safe to do */
+        uuid_format(b, 4, tc->tip_id);
+    }
+    uint8_t preimage[CRYPTO_SHA256_LEN], hash[CRYPTO_SHA256_LEN];
+    crypto_hmac_sha256(key, strlen(key), tc->tip_id, strlen(tc->tip_id), preimage);
+    crypto_sha256(preimage, sizeof preimage, hash);
+    memcpy(tc->preimage, "0x", 2);
+    hex_encode(preimage, sizeof preimage, tc->preimage + 2);
+    memcpy(tc->payment_hash, "0x", 2);
+    hex_encode(hash, sizeof hash, tc->payment_hash + 2);
+    crypto_cleanse(preimage, sizeof preimage);
+}
+
+static void tip_create(struct rpc_call *call)
+{
+    struct tip_create *tc = xcalloc(1, sizeof *tc);
+    tc->call = call;
+    if (create_parse(tc) != 0) {
+        free(tc->message);
+        free(tc);
+        return;
+    }
+    create_fingerprint(tc);
+    create_derive(tc);
+    if (tc->client_request_id != NULL)
+        tips_get(call->env->pg, call->app_id, tc->tip_id, on_existing_row, tc);
+    else
+        request_invoice(tc);
+}
+
+/* ---- tip.status / tip.get ---- */
+
+struct tip_status {
+    struct rpc_call *call;
+    char tip_id[37];
+    char payment_hash[67];
+    json_t *stored; /* the answer from the stored row, used unless the node settles the tip */
+};
+
+static json_t *status_json(const struct rpc_call *call, const struct tip *t)
+{
+    const struct asset *a = tip_asset(call, t->asset);
+    return json_pack("{s:s, s:s, s:o, s:s, s:o, s:s, s:o}", "state", t->state, "asset", t->asset,
+                     "amount", amount_json(t->amount, a->decimals), "tipId", t->id, "settledAt",
+                     json_string_or_null(t->settled_at), "expiresAt", t->expires_at,
+                     "failureReason", json_string_or_null(t->failure_reason));
+}
+
+static void status_finish(struct tip_status *ts, json_t *answer)
+{
+    rpc_reply(ts->call, answer);
+    json_decref(ts->stored);
+    free(ts);
+}
+
+static void on_settled(void *ctx, enum pg_outcome outcome, const struct tip *t, int applied)
+{
+    struct tip_status *ts = ctx;
+    if (outcome != PG_OK || t == NULL) {
+        /* Not settled now; the poller will retry. The stored state is still true. */
+        log_event(LOG_WARN, "tip.settle_failed", "tip_id=%s source=tip.status", ts->tip_id);
+        status_finish(ts, json_incref(ts->stored));
+        return;
+    }
+    if (applied)
+        log_event(LOG_INFO, "tip.settled", "tip_id=%s source=tip.status amount=%lld", t->id,
+                  (long long)t->amount);
+    status_finish(ts, status_json(ts->call, t));
+}
+
+static void on_node_status(void *ctx, const struct fnn_result *res)
+{
+    struct tip_status *ts = ctx;
+    const struct rpc_env *env = ts->call->env;
+    struct fnn_invoice inv;
+    char err[128];
+    if (res->outcome != FNN_OK || fnn_invoice_decode(res->result, &inv, err, sizeof err) != 0) {
+        status_finish(ts, json_incref(ts->stored));
+        return;
+    }
+    if (inv.status == FNN_INV_PAID) {
+        int64_t credit = inv.has_amount && inv.amount <= INT64_MAX ? (int64_t)inv.amount : 0;
+        if (credit > 0) {
+            tips_settle(env->pg, ts->tip_id, credit, "tip.status", "Paid", on_settled, ts);
+            return;
+        }
+        log_event(LOG_ERROR, "tip.paid_without_amount", "tip_id=%s", ts->tip_id);
+    } else if (inv.status != FNN_INV_UNKNOWN) {
+        tips_record_check(env->pg, ts->tip_id, "tip.status", fnn_invoice_status_name(inv.status),
+                          STATUS_CHECK_DELAY_MS, NULL, NULL);
+    }
+    status_finish(ts, json_incref(ts->stored));
+}
+
+static void on_status_row(void *ctx, enum pg_outcome outcome, const struct tip *t)
+{
+    struct tip_status *ts = ctx;
+    if (outcome != PG_OK) {
+        rpc_reply_error(ts->call, API_ERR_INTERNAL, DB_UNAVAILABLE, NULL);
+        free(ts);
+        return;
+    }
+    if (t == NULL) {
+        rpc_reply_error(ts->call, API_ERR_NOT_FOUND, "Tip not found", NULL);
+        free(ts);
+        return;
+    }
+    ts->stored = status_json(ts->call, t);
+    if (strcmp(t->state, "UNPAID") != 0) {
+        status_finish(ts, json_incref(ts->stored));
+        return;
+    }
+    snprintf(ts->tip_id, sizeof ts->tip_id, "%s", t->id);
+    snprintf(ts->payment_hash, sizeof ts->payment_hash, "%s", t->payment_hash);
+    json_t *p = json_pack("{s:s}", "payment_hash", ts->payment_hash);
+    fnn_call(ts->call->env->fnn, "get_invoice", p, ts->call->env->cfg->tip_status_timeout_ms,
+             on_node_status, ts);
+}
+
+static void tip_status(struct rpc_call *call)
+{
+    struct jsonrpc_param_error pe = {0};
+    const char *invoice = NULL, *tip_id = NULL;
+    if (jsonrpc_param_opt_string(call->params, "invoice", 1, 4096, &invoice, &pe) != 0 ||
+        jsonrpc_param_opt_string(call->params, "tipId", 1, 64, &tip_id, &pe) != 0) {
+        rpc_reply_param_error(call, &pe, NULL);
+        return;
+    }
+    if (invoice == NULL && tip_id == NULL) {
+        pe.field = "invoice";
+        snprintf(pe.message, sizeof pe.message, "invoice or tipId is required");
+        rpc_reply_param_error(call, &pe, NULL);
+        return;
+    }
+    if (invoice == NULL && !uuid_valid(tip_id)) {
+        pe.field = "tipId";
+        snprintf(pe.message, sizeof pe.message, "tipId must be a tip id as returned by tip.create");
+        rpc_reply_param_error(call, &pe, NULL);
+        return;
+    }
+    struct tip_status *ts = xcalloc(1, sizeof *ts);
+    ts->call = call;
+    if (invoice != NULL)
+        tips_get_by_invoice(call->env->pg, call->app_id, invoice, on_status_row, ts);
+    else
+        tips_get(call->env->pg, call->app_id, tip_id, on_status_row, ts);
+}
+
+void tips_register(struct rpc *rpc)
+{
+    rpc_register(rpc, "tip.create", tip_create);
+    rpc_register(rpc, "tip.status", tip_status);
+    rpc_register(rpc, "tip.get", tip_status);
+}

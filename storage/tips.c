@@ -1,0 +1,184 @@
+/* Tip queries (storage/tips.h). Each call is a single statement; the writes go through the plpgsql
+ * functions of storage/migrations/0001_init.sql so each is one transaction. Every query selects
+ * the same column list, with timestamps rendered by the database in UTC with microseconds (the
+ * settled feed's cursor must round-trip exactly), and one helper turns such a row into a struct
+ * tip. */
+#include "storage/tips.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/mem.h"
+
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
+/* The tip columns, read from a relation aliased t. */
+#define TIP_COLUMNS                                                                               \
+    "t.id, t.app_id, t.client_request_id, t.request_hash, t.post_id, t.topic_id, "               \
+    "t.from_user_id, t.to_user_id, t.asset, t.amount, t.message, t.invoice, t.payment_hash, "    \
+    "t.state, t.failure_reason, t.node_status, " TS("t.expires_at") " AS expires_at, "           \
+    TS("t.settled_at") " AS settled_at, " TS("t.created_at") " AS created_at"
+
+/* The functions return (flag, tip tips); expanding the composite in a LATERAL subquery keeps the
+ * function call in FROM, where it runs exactly once. */
+#define FROM_FUNCTION_ROW ", LATERAL (SELECT (f.tip).*) t"
+
+struct tips_req {
+    union {
+        tips_row_cb row;
+        tips_insert_cb insert;
+        tips_settle_cb settle;
+    } cb;
+    void *ctx;
+};
+
+/* Fills t from row 0 of res; -1 when there is no row or a required column is missing. */
+static int tip_from_row(PGresult *res, struct tip *t)
+{
+    if (PQntuples(res) < 1)
+        return -1;
+    t->id = pg_value(res, 0, "id");
+    t->app_id = pg_value(res, 0, "app_id");
+    t->client_request_id = pg_value(res, 0, "client_request_id");
+    t->request_hash = pg_value(res, 0, "request_hash");
+    t->post_id = pg_value(res, 0, "post_id");
+    t->topic_id = pg_value(res, 0, "topic_id");
+    t->from_user_id = pg_value(res, 0, "from_user_id");
+    t->to_user_id = pg_value(res, 0, "to_user_id");
+    t->asset = pg_value(res, 0, "asset");
+    t->message = pg_value(res, 0, "message");
+    t->invoice = pg_value(res, 0, "invoice");
+    t->payment_hash = pg_value(res, 0, "payment_hash");
+    t->state = pg_value(res, 0, "state");
+    t->failure_reason = pg_value(res, 0, "failure_reason");
+    t->node_status = pg_value(res, 0, "node_status");
+    t->expires_at = pg_value(res, 0, "expires_at");
+    t->settled_at = pg_value(res, 0, "settled_at");
+    t->created_at = pg_value(res, 0, "created_at");
+    const char *amount = pg_value(res, 0, "amount");
+    if (t->id == NULL || t->app_id == NULL || t->state == NULL || amount == NULL)
+        return -1;
+    t->amount = strtoll(amount, NULL, 10);
+    return 0;
+}
+
+/* "t" or "f" of a boolean column, as 1/0. */
+static int flag_value(PGresult *res, const char *column)
+{
+    const char *v = pg_value(res, 0, column);
+    return v != NULL && v[0] == 't';
+}
+
+static void tips_on_row(void *ctx, enum pg_outcome outcome, PGresult *res)
+{
+    struct tips_req *r = ctx;
+    struct tip t;
+    if (outcome != PG_OK) {
+        r->cb.row(r->ctx, outcome, NULL);
+        return;
+    }
+    r->cb.row(r->ctx, PG_OK, tip_from_row(res, &t) == 0 ? &t : NULL);
+}
+
+static struct pg_query *tips_get_where(struct pg_pool *pool, const char *sql, const char *app_id,
+                                       const char *key, tips_row_cb cb, void *ctx)
+{
+    const char *params[2] = {app_id, key};
+    struct tips_req *r;
+    struct pg_query *q = pg_query_wrap(pool, sql, 2, params, 0, tips_on_row, sizeof *r, (void **)&r);
+    r->cb.row = cb;
+    r->ctx = ctx;
+    return q;
+}
+
+struct pg_query *tips_get(struct pg_pool *pool, const char *app_id, const char *tip_id,
+                          tips_row_cb cb, void *ctx)
+{
+    return tips_get_where(pool,
+                          "SELECT " TIP_COLUMNS " FROM tips t WHERE t.app_id = $1 AND t.id = $2",
+                          app_id, tip_id, cb, ctx);
+}
+
+struct pg_query *tips_get_by_invoice(struct pg_pool *pool, const char *app_id, const char *invoice,
+                                     tips_row_cb cb, void *ctx)
+{
+    return tips_get_where(
+        pool, "SELECT " TIP_COLUMNS " FROM tips t WHERE t.app_id = $1 AND t.invoice = $2", app_id,
+        invoice, cb, ctx);
+}
+
+static void tips_on_insert(void *ctx, enum pg_outcome outcome, PGresult *res)
+{
+    struct tips_req *r = ctx;
+    struct tip t;
+    if (outcome == PG_OK && tip_from_row(res, &t) == 0) {
+        r->cb.insert(r->ctx, PG_OK, &t, flag_value(res, "inserted"));
+        return;
+    }
+    /* The function always returns a row; anything else is a failed statement. */
+    r->cb.insert(r->ctx, outcome == PG_OK ? PG_ERROR : outcome, NULL, 0);
+}
+
+struct pg_query *tips_insert(struct pg_pool *pool, const struct tip_new *n, tips_insert_cb cb,
+                             void *ctx)
+{
+    char amount[24], expires[24];
+    snprintf(amount, sizeof amount, "%" PRId64, n->amount);
+    snprintf(expires, sizeof expires, "%" PRId64, n->expires_at_unix);
+    const char *params[14] = {n->id,          n->app_id,       n->client_request_id,
+                              n->request_hash, n->post_id,      n->topic_id,
+                              n->from_user_id, n->to_user_id,   n->asset,
+                              amount,          n->message,      n->invoice,
+                              n->payment_hash, expires};
+    struct tips_req *r;
+    struct pg_query *q = pg_query_wrap(
+        pool,
+        "SELECT f.inserted, " TIP_COLUMNS " FROM fl_tip_insert($1::uuid, $2, $3, $4, $5, $6, $7, "
+        "$8, $9, $10::bigint, $11, $12, $13, "
+        "'epoch'::timestamptz + $14::bigint * interval '1 second') f" FROM_FUNCTION_ROW,
+        14, params, 0, tips_on_insert, sizeof *r, (void **)&r);
+    r->cb.insert = cb;
+    r->ctx = ctx;
+    return q;
+}
+
+static void tips_on_settle(void *ctx, enum pg_outcome outcome, PGresult *res)
+{
+    struct tips_req *r = ctx;
+    struct tip t;
+    if (outcome == PG_OK && tip_from_row(res, &t) == 0) {
+        r->cb.settle(r->ctx, PG_OK, &t, flag_value(res, "applied"));
+        return;
+    }
+    r->cb.settle(r->ctx, outcome == PG_OK ? PG_ERROR : outcome, NULL, 0);
+}
+
+struct pg_query *tips_settle(struct pg_pool *pool, const char *tip_id, int64_t amount,
+                             const char *source, const char *node_status, tips_settle_cb cb,
+                             void *ctx)
+{
+    char amount_text[24];
+    snprintf(amount_text, sizeof amount_text, "%" PRId64, amount);
+    const char *params[4] = {tip_id, amount_text, source, node_status};
+    struct tips_req *r;
+    struct pg_query *q = pg_query_wrap(
+        pool,
+        "SELECT f.applied, " TIP_COLUMNS
+        " FROM fl_settle_tip($1::uuid, $2::bigint, $3, $4) f" FROM_FUNCTION_ROW,
+        4, params, 0, tips_on_settle, sizeof *r, (void **)&r);
+    r->cb.settle = cb;
+    r->ctx = ctx;
+    return q;
+}
+
+struct pg_query *tips_record_check(struct pg_pool *pool, const char *tip_id, const char *source,
+                                   const char *node_status, int next_check_delay_ms, pg_cb cb,
+                                   void *ctx)
+{
+    char delay[16];
+    snprintf(delay, sizeof delay, "%d", next_check_delay_ms);
+    const char *params[4] = {tip_id, source, node_status, delay};
+    return pg_query(pool, "SELECT fl_tip_check($1::uuid, $2, $3, $4::integer) AS recorded", 4,
+                    params, 0, cb, ctx);
+}

@@ -1,0 +1,127 @@
+/* Unit tests for the /rpc authentication checks (handlers/auth.c): header bounds, the timestamp
+ * window and the signature, against a signature computed independently with OpenSSL here. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "handlers/auth.h"
+
+static const char SECRET[] = "s3cret-s3cret-s3cret";
+static const char BODY[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"health.ping\",\"params\":{}}";
+
+static void reference_sign(const char *ts, const char *nonce, const char *body, char out[65])
+{
+    char msg[512];
+    int n = snprintf(msg, sizeof msg, "%s.%s.%s", ts, nonce, body);
+    unsigned char mac[32];
+    unsigned int maclen = 0;
+    HMAC(EVP_sha256(), SECRET, (int)strlen(SECRET), (unsigned char *)msg, (size_t)n, mac, &maclen);
+    for (int i = 0; i < 32; i++)
+        sprintf(out + 2 * i, "%02x", mac[i]);
+}
+
+static struct auth_headers headers(const char *app, const char *ts, const char *nonce,
+                                   const char *sig)
+{
+    struct auth_headers h = {app, app ? strlen(app) : 0, ts, ts ? strlen(ts) : 0,
+                             nonce, nonce ? strlen(nonce) : 0, sig, sig ? strlen(sig) : 0};
+    return h;
+}
+
+static void test_sign_matches_reference(void **state)
+{
+    char ours[65], ref[65];
+    auth_sign(SECRET, strlen(SECRET), "1700000000", 10, "abc", 3, BODY, strlen(BODY), ours);
+    reference_sign("1700000000", "abc", BODY, ref);
+    assert_string_equal(ours, ref);
+}
+
+static void test_headers_missing_and_bounds(void **state)
+{
+    int64_t ts;
+    char sig[65] = "00";
+    assert_int_equal(auth_check_headers(&(struct auth_headers){0}, 1000, &ts), AUTH_MISSING_HEADER);
+    struct auth_headers h = headers("app", "1000", "n", sig);
+    assert_int_equal(auth_check_headers(&h, 1000, &ts), AUTH_OK);
+    assert_int_equal(ts, 1000);
+    h = headers("app", NULL, "n", sig);
+    assert_int_equal(auth_check_headers(&h, 1000, &ts), AUTH_MISSING_HEADER);
+    h = headers("app", "1000", "", sig);
+    assert_int_equal(auth_check_headers(&h, 1000, &ts), AUTH_MISSING_HEADER);
+    h = headers("app", "1000", "n", NULL);
+    assert_int_equal(auth_check_headers(&h, 1000, &ts), AUTH_MISSING_HEADER);
+    char nonce[AUTH_NONCE_MAX + 2];
+    memset(nonce, 'n', sizeof nonce - 1);
+    nonce[sizeof nonce - 1] = '\0';
+    h = headers("app", "1000", nonce, sig);
+    assert_int_equal(auth_check_headers(&h, 1000, &ts), AUTH_MISSING_HEADER);
+    nonce[AUTH_NONCE_MAX] = '\0'; /* exactly the bound is fine */
+    h = headers("app", "1000", nonce, sig);
+    assert_int_equal(auth_check_headers(&h, 1000, &ts), AUTH_OK);
+}
+
+static void test_timestamp_window(void **state)
+{
+    int64_t ts;
+    struct auth_headers h = headers("app", "1300", "n", "x");
+    assert_int_equal(auth_check_headers(&h, 1000, &ts), AUTH_OK);
+    h = headers("app", "1301", "n", "x");
+    assert_int_equal(auth_check_headers(&h, 1000, &ts), AUTH_STALE);
+    h = headers("app", "700", "n", "x");
+    assert_int_equal(auth_check_headers(&h, 1000, &ts), AUTH_OK);
+    h = headers("app", "699", "n", "x");
+    assert_int_equal(auth_check_headers(&h, 1000, &ts), AUTH_STALE);
+    const char *bad[] = {"-1000", "1e3", " 1000", "1000.0", "0x3e8", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        h = headers("app", bad[i], "n", "x");
+        assert_int_equal(auth_check_headers(&h, 1000, &ts), AUTH_BAD_TIMESTAMP);
+    }
+}
+
+static void test_signature(void **state)
+{
+    char sig[65];
+    reference_sign("1000", "nonce-1", BODY, sig);
+    struct auth_headers h = headers("app", "1000", "nonce-1", sig);
+    assert_int_equal(auth_check_signature(&h, SECRET, strlen(SECRET), BODY, strlen(BODY)), AUTH_OK);
+    /* another body, nonce, timestamp or secret each break it */
+    assert_int_equal(auth_check_signature(&h, SECRET, strlen(SECRET), BODY, strlen(BODY) - 1),
+                     AUTH_BAD_SIGNATURE);
+    assert_int_equal(auth_check_signature(&h, "other", 5, BODY, strlen(BODY)), AUTH_BAD_SIGNATURE);
+    h = headers("app", "1001", "nonce-1", sig);
+    assert_int_equal(auth_check_signature(&h, SECRET, strlen(SECRET), BODY, strlen(BODY)),
+                     AUTH_BAD_SIGNATURE);
+    h = headers("app", "1000", "nonce-2", sig);
+    assert_int_equal(auth_check_signature(&h, SECRET, strlen(SECRET), BODY, strlen(BODY)),
+                     AUTH_BAD_SIGNATURE);
+    /* uppercase hex of the right MAC is refused: the contract says lowercase */
+    char upper[65];
+    for (int i = 0; i < 65; i++)
+        upper[i] = (char)(sig[i] >= 'a' && sig[i] <= 'f' ? sig[i] - 32 : sig[i]);
+    h = headers("app", "1000", "nonce-1", upper);
+    assert_int_equal(auth_check_signature(&h, SECRET, strlen(SECRET), BODY, strlen(BODY)),
+                     AUTH_BAD_SIGNATURE);
+    /* truncated */
+    sig[63] = '\0';
+    h = headers("app", "1000", "nonce-1", sig);
+    assert_int_equal(auth_check_signature(&h, SECRET, strlen(SECRET), BODY, strlen(BODY)),
+                     AUTH_BAD_SIGNATURE);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sign_matches_reference),
+        cmocka_unit_test(test_headers_missing_and_bounds),
+        cmocka_unit_test(test_timestamp_window),
+        cmocka_unit_test(test_signature),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
