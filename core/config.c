@@ -37,8 +37,14 @@ struct config_key {
     int secret; /* never echo the value */
 };
 
-#define STR_KEY(n, k, s) {#n, k, offsetof(struct config, n), 0, 0, s}
-#define INT_KEY(n, lo, hi) {#n, CONFIG_KIND_INT, offsetof(struct config, n), lo, hi, 0}
+#define STR_KEY(n, k, s)                                                                           \
+    {                                                                                              \
+#n, k, offsetof(struct config, n), 0, 0, s                                                 \
+    }
+#define INT_KEY(n, lo, hi)                                                                         \
+    {                                                                                              \
+#n, CONFIG_KIND_INT, offsetof(struct config, n), lo, hi, 0                                 \
+    }
 
 static const struct config_key keys[] = {
     {"listen", CONFIG_KIND_LISTEN, 0, 0, 0, 0},
@@ -426,8 +432,7 @@ int config_load_buffer(struct config *c, const char *buf, size_t len, const char
         }
         rc = set_one(c, key, value, msg, sizeof(msg));
         if (rc == -2)
-            set_err(err, errsz, "unknown setting '%.64s' in %s line %u", key, source_name,
-                    lineno);
+            set_err(err, errsz, "unknown setting '%.64s' in %s line %u", key, source_name, lineno);
         else if (rc < 0)
             set_err(err, errsz, "%s in %s line %u", msg, source_name, lineno);
         if (value != NULL)
@@ -498,8 +503,8 @@ int config_load_env(struct config *c, char **envp, char *err, size_t errsz)
                 rc = set_one(c, key, eq + 1, msg, sizeof(msg));
         }
         if (rc == -2) {
-            set_err(err, errsz, "unknown environment variable %.*s", (int)(eq - e > 80 ? 80 : eq - e),
-                    e);
+            set_err(err, errsz, "unknown environment variable %.*s",
+                    (int)(eq - e > 80 ? 80 : eq - e), e);
             return -1;
         }
         if (rc < 0) {

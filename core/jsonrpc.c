@@ -14,24 +14,18 @@
  * path from the root, so recursion stops one level past the limit whatever the input. */
 static int too_deep(json_t *v, int depth)
 {
-    const char *key;
-    json_t *child;
-    size_t i;
-
     if (!json_is_object(v) && !json_is_array(v))
         return 0;
     if (depth > JSONRPC_MAX_DEPTH)
         return 1;
     if (json_is_object(v)) {
-        json_object_foreach(v, key, child) {
-            if (too_deep(child, depth + 1))
+        for (void *it = json_object_iter(v); it != NULL; it = json_object_iter_next(v, it))
+            if (too_deep(json_object_iter_value(it), depth + 1))
                 return 1;
-        }
     } else {
-        json_array_foreach(v, i, child) {
-            if (too_deep(child, depth + 1))
+        for (size_t i = 0; i < json_array_size(v); i++)
+            if (too_deep(json_array_get(v, i), depth + 1))
                 return 1;
-        }
     }
     return 0;
 }
@@ -60,7 +54,7 @@ enum api_error jsonrpc_parse(const char *body, size_t len, struct jsonrpc_reques
     }
     if (!json_is_object(req->root)) {
         *why = json_is_array(req->root) ? "batch requests are not supported"
-                                         : "request must be a JSON object";
+                                        : "request must be a JSON object";
         return API_ERR_INVALID_REQUEST;
     }
 
@@ -132,14 +126,14 @@ static int string_error(const char *field, size_t minlen, size_t maxlen, int opt
 
     err->field = field;
     if (minlen == 0)
-        snprintf(err->message, sizeof(err->message), "%s must be a string of at most %zu characters%s",
-                 field, maxlen, tail);
+        snprintf(err->message, sizeof(err->message),
+                 "%s must be a string of at most %zu characters%s", field, maxlen, tail);
     else if (minlen == maxlen)
-        snprintf(err->message, sizeof(err->message), "%s must be a string of %zu characters%s", field,
-                 minlen, tail);
+        snprintf(err->message, sizeof(err->message), "%s must be a string of %zu characters%s",
+                 field, minlen, tail);
     else
-        snprintf(err->message, sizeof(err->message), "%s must be a string of %zu to %zu characters%s",
-                 field, minlen, maxlen, tail);
+        snprintf(err->message, sizeof(err->message),
+                 "%s must be a string of %zu to %zu characters%s", field, minlen, maxlen, tail);
     return -1;
 }
 
@@ -175,8 +169,8 @@ int jsonrpc_param_opt_string(json_t *params, const char *field, size_t minlen, s
     return check_string(v, field, minlen, maxlen, 1, out, err);
 }
 
-int jsonrpc_param_opt_int(json_t *params, const char *field, int64_t min, int64_t max,
-                          int64_t dflt, int64_t *out, struct jsonrpc_param_error *err)
+int jsonrpc_param_opt_int(json_t *params, const char *field, int64_t min, int64_t max, int64_t dflt,
+                          int64_t *out, struct jsonrpc_param_error *err)
 {
     json_t *v = param_get(params, field);
     json_int_t n;

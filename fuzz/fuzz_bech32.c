@@ -34,8 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (m < 0)
         abort();
     n = size + 1;
-    if (bech32m_decode(out, (size_t)m, hrp, hrpsz, bytes, &n) != 0 ||
-        n != size || strcmp(hrp, "fibt1") != 0 || (size > 0 && memcmp(bytes, data, size) != 0))
+    if (bech32m_decode(out, (size_t)m, hrp, hrpsz, bytes, &n) != 0 || n != size ||
+        strcmp(hrp, "fibt1") != 0 || (size > 0 && memcmp(bytes, data, size) != 0))
         abort();
 
 done:

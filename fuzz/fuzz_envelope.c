@@ -41,7 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             strlen(s) > 280)
             abort();
     }
-    if (jsonrpc_param_opt_int(req.params, "limit", 1, 100, 20, &n, &perr) == 0 && (n < 1 || n > 100))
+    if (jsonrpc_param_opt_int(req.params, "limit", 1, 100, 20, &n, &perr) == 0 &&
+        (n < 1 || n > 100))
         abort();
     (void)jsonrpc_param_opt_bool(req.params, "includeAdmin", 0, &b, &perr);
 

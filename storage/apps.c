@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "core/crypto.h"
-#include "core/mem.h"
 
 #define APPS_ID_MAX 128
 #define APPS_SECRET_MIN 16
@@ -88,11 +87,10 @@ int apps_create(const char *conninfo, const char *app_id, const char *secret, ch
     if (PQntuples(res) == 0) {
         /* The id exists: re-running the same registration is fine, anything else is refused. */
         PQclear(res);
-        res = PQexecParams(conn, "SELECT hmac_secret FROM apps WHERE app_id = $1", 1, NULL,
-                           params, NULL, NULL, 0);
+        res = PQexecParams(conn, "SELECT hmac_secret FROM apps WHERE app_id = $1", 1, NULL, params,
+                           NULL, NULL, 0);
         if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-            fprintf(stderr, "app create: reading app %s failed: %s", app_id,
-                    PQerrorMessage(conn));
+            fprintf(stderr, "app create: reading app %s failed: %s", app_id, PQerrorMessage(conn));
             goto fail;
         }
         const char *have = PQgetvalue(res, 0, 0);
@@ -135,9 +133,8 @@ struct pg_query *apps_lookup(struct pg_pool *pool, const char *app_id, apps_look
 {
     const char *params[1] = {app_id};
     struct apps_lookup_req *r;
-    struct pg_query *q =
-        pg_query_wrap(pool, "SELECT hmac_secret FROM apps WHERE app_id = $1", 1, params, 0,
-                      apps_on_lookup, sizeof *r, (void **)&r);
+    struct pg_query *q = pg_query_wrap(pool, "SELECT hmac_secret FROM apps WHERE app_id = $1", 1,
+                                       params, 0, apps_on_lookup, sizeof *r, (void **)&r);
     r->cb = cb;
     r->ctx = ctx;
     return q;

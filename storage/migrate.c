@@ -49,8 +49,8 @@ static int migration_apply(PGconn *conn, const struct migration *m)
         return -1;
     if (exec_ok(conn, m->name, m->sql) != 0)
         goto fail;
-    PGresult *res = PQexecParams(conn, "INSERT INTO schema_migrations (name) VALUES ($1)", 1,
-                                 NULL, params, NULL, NULL, 0);
+    PGresult *res = PQexecParams(conn, "INSERT INTO schema_migrations (name) VALUES ($1)", 1, NULL,
+                                 params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         fprintf(stderr, "migrate: recording %s failed: %s", m->name, PQerrorMessage(conn));
         PQclear(res);

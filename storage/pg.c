@@ -304,8 +304,7 @@ static void conn_ready(struct pg_conn *c)
     c->state = PG_CONN_READY;
     c->backoff = PG_BACKOFF_MIN;
     conn_watch(c, PQsocket(c->pg), EV_READ);
-    log_event(LOG_INFO, "pg.connected", "conn=%d server_version=%d", c->id,
-              PQserverVersion(c->pg));
+    log_event(LOG_INFO, "pg.connected", "conn=%d server_version=%d", c->id, PQserverVersion(c->pg));
     pool_dispatch(p);
 }
 
@@ -341,8 +340,8 @@ static void conn_notice(void *arg, const char *message)
 static void conn_connect_start(struct pg_conn *c)
 {
     struct pg_pool *p = c->pool;
-    c->pg = PQconnectStartParams((const char *const *)p->keywords,
-                                 (const char *const *)p->values, 0);
+    c->pg =
+        PQconnectStartParams((const char *const *)p->keywords, (const char *const *)p->values, 0);
     if (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD) {
         conn_lost(c, "pg.connect_failed");
         return;
@@ -565,7 +564,7 @@ static void strbuf_add(char **s, const char *piece)
     memcpy(*s + have, piece, add + 1);
 }
 
-/* Splits a comma-separated libpq list ("a,b") into its n-th entry; returns a heap string or NULL. */
+/* The n-th entry of a comma-separated libpq list ("a,b") as a heap string, or NULL. */
 static char *list_item(const char *list, int n)
 {
     const char *s = list;
@@ -636,8 +635,9 @@ static int resolve_hosts(struct kv *kv, char *err, size_t errsz)
         char seen[PG_MAX_ADDRS_PER_HOST][NI_MAXHOST];
         for (struct addrinfo *a = ai; a != NULL && added < PG_MAX_ADDRS_PER_HOST; a = a->ai_next) {
             char num[NI_MAXHOST];
-            if (getnameinfo(a->ai_addr, a->ai_addrlen, num, sizeof num, NULL, 0,
-                            NI_NUMERICHOST) != 0)
+            int gn =
+                getnameinfo(a->ai_addr, a->ai_addrlen, num, sizeof num, NULL, 0, NI_NUMERICHOST);
+            if (gn != 0)
                 continue;
             int dup = 0;
             for (int k = 0; k < added; k++)
@@ -799,11 +799,11 @@ static void query_keep_copy(struct pg_query *q, const char *sql, int nparams,
 }
 
 struct pg_query *pg_query_wrap(struct pg_pool *p, const char *sql, int nparams,
-                               const char *const *params, int timeout_ms, pg_cb cb,
-                               size_t ctx_size, void **ctx_out)
+                               const char *const *params, int timeout_ms, pg_cb cb, size_t ctx_size,
+                               void **ctx_out)
 {
-    size_t head = (sizeof(struct pg_query) + alignof(max_align_t) - 1) &
-                  ~(alignof(max_align_t) - 1);
+    size_t head =
+        (sizeof(struct pg_query) + alignof(max_align_t) - 1) & ~(alignof(max_align_t) - 1);
     struct pg_query *q = xcalloc(1, head + ctx_size);
     q->pool = p;
     q->cb = cb;

@@ -9,16 +9,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "core/mem.h"
 
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
 /* The tip columns, read from a relation aliased t. */
-#define TIP_COLUMNS                                                                               \
-    "t.id, t.app_id, t.client_request_id, t.request_hash, t.post_id, t.topic_id, "               \
-    "t.from_user_id, t.to_user_id, t.asset, t.amount, t.message, t.invoice, t.payment_hash, "    \
-    "t.state, t.failure_reason, t.node_status, " TS("t.expires_at") " AS expires_at, "           \
-    TS("t.settled_at") " AS settled_at, " TS("t.created_at") " AS created_at"
+/* clang-format off */
+#define TIP_COLUMNS                                                                                \
+    "t.id, t.app_id, t.client_request_id, t.request_hash, t.post_id, t.topic_id, "                 \
+    "t.from_user_id, t.to_user_id, t.asset, t.amount, t.message, t.invoice, t.payment_hash, "      \
+    "t.state, t.failure_reason, t.node_status, "                                                   \
+    TS("t.expires_at") " AS expires_at, "                                                          \
+    TS("t.settled_at") " AS settled_at, "                                                          \
+    TS("t.created_at") " AS created_at"
+/* clang-format on */
 
 /* The functions return (flag, tip tips); expanding the composite in a LATERAL subquery keeps the
  * function call in FROM, where it runs exactly once. */
@@ -86,7 +89,8 @@ static struct pg_query *tips_get_where(struct pg_pool *pool, const char *sql, co
 {
     const char *params[2] = {app_id, key};
     struct tips_req *r;
-    struct pg_query *q = pg_query_wrap(pool, sql, 2, params, 0, tips_on_row, sizeof *r, (void **)&r);
+    struct pg_query *q =
+        pg_query_wrap(pool, sql, 2, params, 0, tips_on_row, sizeof *r, (void **)&r);
     r->cb.row = cb;
     r->ctx = ctx;
     return q;
@@ -126,10 +130,9 @@ struct pg_query *tips_insert(struct pg_pool *pool, const struct tip_new *n, tips
     char amount[24], expires[24];
     snprintf(amount, sizeof amount, "%" PRId64, n->amount);
     snprintf(expires, sizeof expires, "%" PRId64, n->expires_at_unix);
-    const char *params[14] = {n->id,          n->app_id,       n->client_request_id,
-                              n->request_hash, n->post_id,      n->topic_id,
-                              n->from_user_id, n->to_user_id,   n->asset,
-                              amount,          n->message,      n->invoice,
+    const char *params[14] = {n->id,           n->app_id,   n->client_request_id, n->request_hash,
+                              n->post_id,      n->topic_id, n->from_user_id,      n->to_user_id,
+                              n->asset,        amount,      n->message,           n->invoice,
                               n->payment_hash, expires};
     struct tips_req *r;
     struct pg_query *q = pg_query_wrap(
@@ -162,11 +165,11 @@ struct pg_query *tips_settle(struct pg_pool *pool, const char *tip_id, int64_t a
     snprintf(amount_text, sizeof amount_text, "%" PRId64, amount);
     const char *params[4] = {tip_id, amount_text, source, node_status};
     struct tips_req *r;
-    struct pg_query *q = pg_query_wrap(
-        pool,
-        "SELECT f.applied, " TIP_COLUMNS
-        " FROM fl_settle_tip($1::uuid, $2::bigint, $3, $4) f" FROM_FUNCTION_ROW,
-        4, params, 0, tips_on_settle, sizeof *r, (void **)&r);
+    struct pg_query *q =
+        pg_query_wrap(pool,
+                      "SELECT f.applied, " TIP_COLUMNS
+                      " FROM fl_settle_tip($1::uuid, $2::bigint, $3, $4) f" FROM_FUNCTION_ROW,
+                      4, params, 0, tips_on_settle, sizeof *r, (void **)&r);
     r->cb.settle = cb;
     r->ctx = ctx;
     return q;

@@ -132,8 +132,17 @@ static void test_format_small_buffer(void **state)
 
 static void test_round_trip(void **state)
 {
-    static const int64_t values[] = {1, 9, 10, 99, 100, 12345678, 100000000, 123456789012345,
-                                     INT64_MAX, INT64_MAX - 1, 5000000000000000000};
+    static const int64_t values[] = {1,
+                                     9,
+                                     10,
+                                     99,
+                                     100,
+                                     12345678,
+                                     100000000,
+                                     123456789012345,
+                                     INT64_MAX,
+                                     INT64_MAX - 1,
+                                     5000000000000000000};
     static const int decimals[] = {0, 1, 6, 8, 18};
 
     for (size_t d = 0; d < sizeof(decimals) / sizeof(decimals[0]); d++) {

@@ -25,7 +25,8 @@ static void test_bip350_valid(void **state)
     } cases[] = {
         {"A1LQFN3A", "a", 0},
         {"a1lqfn3a", "a", 0},
-        {"an83characterlonghumanreadablepartthatcontainsthetheexcludedcharactersbioandnumber11sg7hg6",
+        {"an83characterlonghumanreadablepartthatcontainsthetheexcludedcharactersbioandnumber11sg7hg"
+         "6",
          "an83characterlonghumanreadablepartthatcontainsthetheexcludedcharactersbioandnumber1", 0},
         {"abcdef1l7aum6echk45nj3s0wdvt2fg8x9yrzpqzd3ryx", "abcdef", 20},
         {"split1checkupstagehandshakeupstreamerranterredcaperredlc445v", "split", 30},
@@ -70,18 +71,35 @@ static void test_invalid(void **state)
 {
     static const char *bad[] = {
         /* BIP-350 invalid vectors (except the over-90-characters one: no cap here) */
-        "\x20" "1xj0phk", "\x7f" "1g6xzxy", "qyrz8wqd2c9m", "1qyrz8wqd2c9m", "y1b0jsk6g",
-        "lt1igcx5c0", "in1muywd", "mm1crxm3i", "au1s5cgom", "M1VUXWEZ", "16plkw9", "1p2gdwpf",
+        "\x20"
+        "1xj0phk",
+        "\x7f"
+        "1g6xzxy",
+        "qyrz8wqd2c9m",
+        "1qyrz8wqd2c9m",
+        "y1b0jsk6g",
+        "lt1igcx5c0",
+        "in1muywd",
+        "mm1crxm3i",
+        "au1s5cgom",
+        "M1VUXWEZ",
+        "16plkw9",
+        "1p2gdwpf",
         /* valid bech32 (BIP-173), wrong constant for bech32m */
-        "a12uel5l", "abcdef1qpzry9x8gf2tvdw0s3jn54khce6mua7lmqqqxw",
+        "a12uel5l",
+        "abcdef1qpzry9x8gf2tvdw0s3jn54khce6mua7lmqqqxw",
         /* mixed case */
-        "A1lqfn3a", "abcdef1L7aum6echk45nj3s0wdvt2fg8x9yrzpqzd3ryx",
+        "A1lqfn3a",
+        "abcdef1L7aum6echk45nj3s0wdvt2fg8x9yrzpqzd3ryx",
         /* one character changed */
-        "abcdef1l7aum6echk45nj3s0wdvt2fg8x9yrzpqzd3ryy", "a1lqfn3q",
+        "abcdef1l7aum6echk45nj3s0wdvt2fg8x9yrzpqzd3ryy",
+        "a1lqfn3q",
         /* too short, empty */
-        "a1lqfn3", "",
+        "a1lqfn3",
+        "",
         /* non-zero padding bits (valid checksum, but 5→8 conversion is strict) */
-        "11llllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllludsr8",
+        "11llllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllludsr"
+        "8",
     };
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -165,8 +183,8 @@ static void test_round_trip_long(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bip350_valid),   cmocka_unit_test(test_bip350_data_and_reencode),
-        cmocka_unit_test(test_invalid),        cmocka_unit_test(test_buffers),
+        cmocka_unit_test(test_bip350_valid),    cmocka_unit_test(test_bip350_data_and_reencode),
+        cmocka_unit_test(test_invalid),         cmocka_unit_test(test_buffers),
         cmocka_unit_test(test_round_trip_long),
     };
 

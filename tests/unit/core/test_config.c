@@ -109,8 +109,7 @@ static void test_file_errors(void **state)
     char err[256];
 
     config_init(&c);
-    assert_int_equal(load_text(&c, "# ok\nlisten = 127.0.0.1:1\nfoo = 1\n", err, sizeof(err)),
-                     -1);
+    assert_int_equal(load_text(&c, "# ok\nlisten = 127.0.0.1:1\nfoo = 1\n", err, sizeof(err)), -1);
     assert_string_equal(err, "unknown setting 'foo' in test.conf line 3");
 
     assert_int_equal(load_text(&c, "db_pool_size = abc\n", err, sizeof(err)), -1);
@@ -155,8 +154,7 @@ static void test_env(void **state)
     };
 
     config_init(&c);
-    assert_int_equal(load_text(&c, "rate_limit = 10\ninvoice_expiry = 120\n", err, sizeof(err)),
-                     0);
+    assert_int_equal(load_text(&c, "rate_limit = 10\ninvoice_expiry = 120\n", err, sizeof(err)), 0);
     assert_int_equal(config_load_env(&c, envp, err, sizeof(err)), 0);
     assert_string_equal(c.listen[0], "0.0.0.0:8080");
     assert_string_equal(c.database_url, "postgresql://localhost/x");
@@ -316,8 +314,7 @@ static void test_validate_serve(void **state)
     assert_int_equal(config_validate_serve(&c, err, sizeof(err)), -1);
     assert_int_equal(config_set(&c, "tls_key", "", err, sizeof(err)), 0);
 
-    assert_int_equal(config_set(&c, "usdi_udt_type_script_json", good_script, err, sizeof(err)),
-                     0);
+    assert_int_equal(config_set(&c, "usdi_udt_type_script_json", good_script, err, sizeof(err)), 0);
     assert_int_equal(config_validate_serve(&c, err, sizeof(err)), 0);
     {
         static const char *bad[] = {
@@ -355,9 +352,9 @@ static void test_validate_serve(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),    cmocka_unit_test(test_file),
-        cmocka_unit_test(test_file_errors), cmocka_unit_test(test_env),
-        cmocka_unit_test(test_env_errors),  cmocka_unit_test(test_values),
+        cmocka_unit_test(test_defaults),          cmocka_unit_test(test_file),
+        cmocka_unit_test(test_file_errors),       cmocka_unit_test(test_env),
+        cmocka_unit_test(test_env_errors),        cmocka_unit_test(test_values),
         cmocka_unit_test(test_secret_not_echoed), cmocka_unit_test(test_validate_serve),
     };
 

@@ -266,10 +266,12 @@ struct responder {
     ev_io accept_io;
     int requests;
     char last_auth[128];
+    struct conn *conns; /* open connections, closed at teardown */
 };
 
 struct conn {
     struct responder *r;
+    struct conn *prev, *next;
     int fd;
     ev_io io;
     char in[65536];
@@ -281,6 +283,12 @@ struct conn {
 
 static void conn_close(struct conn *c)
 {
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        c->r->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
     ev_io_stop(c->r->loop, &c->io);
     close(c->fd);
     free(c->out);
@@ -402,6 +410,10 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
     struct conn *c = xcalloc(1, sizeof *c);
     c->r = r;
     c->fd = fd;
+    c->next = r->conns;
+    if (r->conns != NULL)
+        r->conns->prev = c;
+    r->conns = c;
     ev_io_init(&c->io, conn_read, fd, EV_READ);
     ev_io_start(loop, &c->io);
 }
@@ -475,6 +487,8 @@ static int teardown(void **state)
 {
     struct env *e = *state;
     fnn_client_free(e->client);
+    while (e->r.conns != NULL)
+        conn_close(e->r.conns);
     ev_io_stop(e->loop, &e->r.accept_io);
     close(e->r.fd);
     ev_loop_destroy(e->loop);

@@ -73,9 +73,9 @@ static void test_ids(void **state)
     assert_int_equal(json_object_size(req.params), 0);
     jsonrpc_request_dispose(&req);
 
-    assert_int_equal(parse("{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"m\",\"params\":null}",
-                           &req, &why),
-                     API_ERR_NONE);
+    assert_int_equal(
+        parse("{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"m\",\"params\":null}", &req, &why),
+        API_ERR_NONE);
     assert_true(json_is_null(req.id));
     assert_true(json_is_object(req.params));
     jsonrpc_request_dispose(&req);
@@ -106,7 +106,8 @@ static void test_not_a_request(void **state)
     expect_error_id("42", API_ERR_INVALID_REQUEST, "null");
     expect_error_id("null", API_ERR_INVALID_REQUEST, "null");
     /* the id is echoed once it could be read */
-    expect_error_id("{\"jsonrpc\":\"1.0\",\"id\":7,\"method\":\"m\"}", API_ERR_INVALID_REQUEST, "7");
+    expect_error_id("{\"jsonrpc\":\"1.0\",\"id\":7,\"method\":\"m\"}", API_ERR_INVALID_REQUEST,
+                    "7");
     expect_error_id("{\"id\":\"x\",\"method\":\"m\"}", API_ERR_INVALID_REQUEST, "\"x\"");
     expect_error_id("{\"jsonrpc\":2.0,\"id\":1,\"method\":\"m\"}", API_ERR_INVALID_REQUEST, "1");
     expect_error_id("{\"jsonrpc\":\"2.0\",\"id\":1}", API_ERR_INVALID_REQUEST, "1");
@@ -180,8 +181,8 @@ static void test_depth(void **state)
 
 static void test_param_string(void **state)
 {
-    json_t *p = json_pack("{s:s, s:s, s:i, s:n, s:s}", "postId", "p1", "empty", "", "num", 5,
-                          "nul", "long", "abcdefghij");
+    json_t *p = json_pack("{s:s, s:s, s:i, s:n, s:s}", "postId", "p1", "empty", "", "num", 5, "nul",
+                          "long", "abcdefghij");
     struct jsonrpc_param_error err;
     const char *s = NULL;
 
@@ -254,9 +255,9 @@ static void test_utf8_chars(void **state)
 {
     assert_int_equal(jsonrpc_utf8_chars("", 0), 0);
     assert_int_equal(jsonrpc_utf8_chars("abc", 3), 3);
-    assert_int_equal(jsonrpc_utf8_chars("h\xc3\xa9llo", 6), 5);          /* é */
-    assert_int_equal(jsonrpc_utf8_chars("\xe2\x82\xac", 3), 1);          /* € */
-    assert_int_equal(jsonrpc_utf8_chars("\xf0\x9f\x98\x80!", 5), 2);     /* emoji */
+    assert_int_equal(jsonrpc_utf8_chars("h\xc3\xa9llo", 6), 5);      /* é */
+    assert_int_equal(jsonrpc_utf8_chars("\xe2\x82\xac", 3), 1);      /* € */
+    assert_int_equal(jsonrpc_utf8_chars("\xf0\x9f\x98\x80!", 5), 2); /* emoji */
 }
 
 static void test_serialise(void **state)
@@ -302,9 +303,9 @@ static void test_echo_round_trip(void **state)
     const char *why;
     char *s;
 
-    assert_int_equal(parse("{\"jsonrpc\":\"2.0\",\"id\":\"\\u00e9\",\"method\":\"nope\"}", &req,
-                           &why),
-                     API_ERR_NONE);
+    assert_int_equal(
+        parse("{\"jsonrpc\":\"2.0\",\"id\":\"\\u00e9\",\"method\":\"nope\"}", &req, &why),
+        API_ERR_NONE);
     s = jsonrpc_error(req.id, API_ERR_METHOD_NOT_FOUND, NULL, NULL);
     assert_string_equal(s, "{\"jsonrpc\":\"2.0\",\"id\":\"\xc3\xa9\",\"error\":{\"code\":-32601,"
                            "\"message\":\"Method not found\"}}");
@@ -315,11 +316,11 @@ static void test_echo_round_trip(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid_request),  cmocka_unit_test(test_ids),
-        cmocka_unit_test(test_not_a_request),  cmocka_unit_test(test_params_shape),
-        cmocka_unit_test(test_parse_errors),   cmocka_unit_test(test_depth),
-        cmocka_unit_test(test_param_string),   cmocka_unit_test(test_param_int_bool),
-        cmocka_unit_test(test_utf8_chars),     cmocka_unit_test(test_serialise),
+        cmocka_unit_test(test_valid_request),   cmocka_unit_test(test_ids),
+        cmocka_unit_test(test_not_a_request),   cmocka_unit_test(test_params_shape),
+        cmocka_unit_test(test_parse_errors),    cmocka_unit_test(test_depth),
+        cmocka_unit_test(test_param_string),    cmocka_unit_test(test_param_int_bool),
+        cmocka_unit_test(test_utf8_chars),      cmocka_unit_test(test_serialise),
         cmocka_unit_test(test_echo_round_trip),
     };
 

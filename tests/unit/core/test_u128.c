@@ -1,5 +1,6 @@
 /* Unit tests for the FNN u128 hex encoding in core/amount.c (fnn-rpc.md §2): "0x" + lowercase
- * hex without leading zeros, upper-case digits accepted on input, values above UINT64_MAX refused. */
+ * hex without leading zeros, upper-case digits accepted on input, values above UINT64_MAX refused.
+ */
 #include "core/amount.h"
 
 #include <setjmp.h>
@@ -52,8 +53,22 @@ static void test_decode_valid(void **state)
 static void test_decode_invalid(void **state)
 {
     static const char *bad[] = {
-        "",    "0",   "0x",  "0x01", "0x00", "0X10", "64", "0x-1", "0x+1", " 0x1", "0x1 ",
-        "0xg", "x10", "00x1", "0x10000000000000000", "0xfffffffffffffffff",
+        "",
+        "0",
+        "0x",
+        "0x01",
+        "0x00",
+        "0X10",
+        "64",
+        "0x-1",
+        "0x+1",
+        " 0x1",
+        "0x1 ",
+        "0xg",
+        "x10",
+        "00x1",
+        "0x10000000000000000",
+        "0xfffffffffffffffff",
         "0x123456789abcdef01",
     };
 
@@ -93,10 +108,8 @@ static void test_round_trip(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_encode),
-        cmocka_unit_test(test_decode_valid),
-        cmocka_unit_test(test_decode_invalid),
-        cmocka_unit_test(test_decode_length_bound),
+        cmocka_unit_test(test_encode),         cmocka_unit_test(test_decode_valid),
+        cmocka_unit_test(test_decode_invalid), cmocka_unit_test(test_decode_length_bound),
         cmocka_unit_test(test_round_trip),
     };
 

@@ -227,6 +227,16 @@ static void test_connection_lost(void **state)
     assert_int_equal(again.outcome, PG_OK);
     assert_string_not_equal(again.value, pid.value);
     assert_int_equal(pg_pool_connected(p), 1);
+
+    /* An idle connection killed under the pool is noticed and replaced before the next query. */
+    const char *idle[1] = {again.value};
+    kill = sql_run(admin, "SELECT pg_terminate_backend($1::int)", 1, idle);
+    assert_string_equal(kill.value, "t");
+    int never = 0;
+    run_until(&never, 0.5);
+    struct capture third = sql_run(p, "SELECT pg_backend_pid()", 0, NULL);
+    assert_int_equal(third.outcome, PG_OK);
+    assert_string_not_equal(third.value, again.value);
     pg_pool_free(admin);
     pg_pool_free(p);
 }
@@ -510,8 +520,9 @@ static void test_tips_insert_get_check(void **state)
     run_until(&g2.done, 10);
     assert_string_equal(g2.node_status, "Open");
     const char *params[1] = {id};
-    struct capture cc = sql_run(p, "SELECT check_count || ' ' || (next_check_at > now() + "
-                                   "interval '3 seconds') FROM tips WHERE id = $1",
+    struct capture cc = sql_run(p,
+                                "SELECT check_count || ' ' || (next_check_at > now() + "
+                                "interval '3 seconds') FROM tips WHERE id = $1",
                                 1, params);
     assert_string_equal(cc.value, "1 true");
     /* Fire and forget works too. */
@@ -569,7 +580,8 @@ static void test_tips_settle(void **state)
     const char *bp[1] = {app_id};
     struct capture bal = sql_run(
         p,
-        "SELECT coalesce(sum(CASE WHEN x.credit_account = a.id THEN x.amount ELSE -x.amount END), 0)"
+        "SELECT coalesce(sum(CASE WHEN x.credit_account = a.id THEN x.amount "
+        "ELSE -x.amount END), 0)"
         " FROM accounts a JOIN transfers x ON a.id IN (x.credit_account, x.debit_account)"
         " WHERE a.app_id = $1 AND a.kind = 'USER' AND a.user_id = 'carol' AND a.asset = 'CKB'",
         1, bp);
@@ -582,8 +594,10 @@ static void test_tips_settle(void **state)
     assert_string_equal(rc.value, "f");
 
     /* The ledger and the event log are append-only. */
-    struct capture up = sql_run(p, "UPDATE transfers SET amount = amount + 1 "
-                                   "WHERE idempotency_key = $1", 1, kp);
+    struct capture up = sql_run(p,
+                                "UPDATE transfers SET amount = amount + 1 "
+                                "WHERE idempotency_key = $1",
+                                1, kp);
     assert_int_equal(up.outcome, PG_ERROR);
     assert_string_equal(up.sqlstate, "23001");
     assert_non_null(strstr(up.message, "append-only"));
@@ -629,8 +643,8 @@ static void test_tips_concurrent_settle(void **state)
     char key[64];
     snprintf(key, sizeof key, "settlement:tip:%s", id);
     const char *kp[1] = {key};
-    struct capture t = sql_run(p, "SELECT count(*) FROM transfers WHERE idempotency_key = $1", 1,
-                               kp);
+    struct capture t =
+        sql_run(p, "SELECT count(*) FROM transfers WHERE idempotency_key = $1", 1, kp);
     assert_string_equal(t.value, "1");
     pg_pool_free(p);
 }
