@@ -62,7 +62,7 @@ static const struct config_key keys[] = {
     INT_KEY(invoice_expiry, 60, 2592000),
     {"max_body_bytes", CONFIG_KIND_SIZE, offsetof(struct config, max_body_bytes), 1024, 16777216,
      0},
-    INT_KEY(rate_limit, 1, 1000000),
+    INT_KEY(rate_limit, 1, 1000000000),
     INT_KEY(rate_limit_window, 1, 86400),
     STR_KEY(usdi_udt_type_script_json, CONFIG_KIND_OPTIONAL, 0),
     INT_KEY(usdi_decimals, 0, 18),
@@ -70,6 +70,12 @@ static const struct config_key keys[] = {
     STR_KEY(nonce_store, CONFIG_KIND_NONCE_STORE, 0),
     INT_KEY(shutdown_timeout_ms, 0, 600000),
     INT_KEY(tip_status_timeout_ms, 100, 60000),
+    INT_KEY(poll_interval_ms, 10, 60000),
+    INT_KEY(poll_min_delay_ms, 100, 600000),
+    INT_KEY(poll_max_delay_ms, 100, 3600000),
+    INT_KEY(poll_batch, 1, 10000),
+    INT_KEY(poll_max_inflight, 1, 1024),
+    INT_KEY(poll_lease_ms, 1000, 600000),
 };
 
 static const struct config_key *key_find(const char *name)
@@ -134,6 +140,12 @@ void config_init(struct config *c)
     c->nonce_store = xstrdup("memory");
     c->shutdown_timeout_ms = 10000;
     c->tip_status_timeout_ms = 2000;
+    c->poll_interval_ms = 250;
+    c->poll_min_delay_ms = 1000;
+    c->poll_max_delay_ms = 30000;
+    c->poll_batch = 200;
+    c->poll_max_inflight = 32;
+    c->poll_lease_ms = 30000;
 }
 
 void config_dispose(struct config *c)
@@ -578,6 +590,11 @@ int config_validate_serve(const struct config *c, char *err, size_t errsz)
     }
     if (strlen(c->preimage_key) < 16) {
         set_err(err, errsz, "preimage_key must be at least 16 bytes long");
+        return -1;
+    }
+    if (c->poll_min_delay_ms > c->poll_max_delay_ms) {
+        set_err(err, errsz, "poll_min_delay_ms (%d) must not exceed poll_max_delay_ms (%d)",
+                c->poll_min_delay_ms, c->poll_max_delay_ms);
         return -1;
     }
     if ((c->tls_cert == NULL) != (c->tls_key == NULL)) {

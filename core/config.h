@@ -24,7 +24,7 @@ struct config {
     char *preimage_key;              /* "preimage_key": server secret ≥ 16 bytes (secret; required by serve) */
     int invoice_expiry;              /* "invoice_expiry": seconds, 60..2592000, default 3600 */
     size_t max_body_bytes;           /* "max_body_bytes": 1024..16777216, default 65536 */
-    int rate_limit;                  /* "rate_limit": requests per app+method per window, 1..1000000, default 300 */
+    int rate_limit;                  /* "rate_limit": requests per app+method per window, 1..1000000000, default 300 */
     int rate_limit_window;           /* "rate_limit_window": seconds, 1..86400, default 60 */
     char *usdi_udt_type_script_json; /* "usdi_udt_type_script_json": {"code_hash","hash_type","args"}; empty = USDI not allowed */
     int usdi_decimals;               /* "usdi_decimals": 0..18, default 6 */
@@ -32,6 +32,13 @@ struct config {
     char *nonce_store;               /* "nonce_store": memory (default); postgres comes with multi-daemon support */
     int shutdown_timeout_ms;         /* "shutdown_timeout_ms": drain bound on SIGTERM, 0..600000, default 10000 */
     int tip_status_timeout_ms;       /* "tip_status_timeout_ms": node check bound in tip.status, 100..60000, default 2000 */
+    /* invoice poller (timers/poller.c) */
+    int poll_interval_ms;            /* "poll_interval_ms": how often due tips are claimed, 10..60000, default 250 */
+    int poll_min_delay_ms;           /* "poll_min_delay_ms": first re-check delay of an open tip, 100..600000, default 1000 */
+    int poll_max_delay_ms;           /* "poll_max_delay_ms": cap of the age-based back-off, 100..3600000, default 30000 */
+    int poll_batch;                  /* "poll_batch": tips claimed per run, 1..10000, default 200 */
+    int poll_max_inflight;           /* "poll_max_inflight": node calls in flight for polling, 1..1024, default 32 */
+    int poll_lease_ms;               /* "poll_lease_ms": claim lease (other daemons skip the tip), 1000..600000, default 30000 */
 };
 
 /* Fills defaults. */

@@ -25,15 +25,16 @@ struct fnn_call {
     int linked;                   /* on that list (not yet completing) */
     CURL *easy;
     struct curl_slist *headers;
-    char *request;  /* serialized JSON-RPC request, kept alive for curl */
-    char *body;     /* response bytes, NUL-terminated */
+    char *request; /* serialized JSON-RPC request, kept alive for curl */
+    char *body;    /* response bytes, NUL-terminated */
     size_t len, cap;
     int too_large;
     uint64_t id;
     char method[48];
     fnn_cb cb;
     void *ctx;
-    ev_timer deferred; /* reports a failure to start the transfer from the loop, not from fnn_call */
+    ev_timer
+        deferred; /* reports a failure to start the transfer from the loop, not from fnn_call */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -148,7 +149,7 @@ enum fnn_outcome fnn_classify_error(int code, const char *message)
      * refusing the request itself. Anything else under -32000 is a business answer such as
      * "invoice not found", which a retry cannot change. */
     static const char *const busy_words[] = {
-        "timeout",   "timed out",  "busy",      "unavailable", "not ready",
+        "timeout",    "timed out", "busy",     "unavailable", "not ready",
         "connection", "try again", "too many", "temporarily",
     };
     if (code == -32603 || code == -32009 /* jsonrpsee: server is busy */)
@@ -177,12 +178,14 @@ static void call_complete(struct fnn_call *call, CURLcode rc)
         goto deliver;
     }
     if (rc != CURLE_OK) {
-        snprintf(msg, sizeof msg, "%s", call->errbuf[0] != '\0' ? call->errbuf : curl_easy_strerror(rc));
+        snprintf(msg, sizeof msg, "%s",
+                 call->errbuf[0] != '\0' ? call->errbuf : curl_easy_strerror(rc));
         res.message = msg;
         goto deliver;
     }
     json_error_t jerr;
-    root = json_loadb(call->body != NULL ? call->body : "", call->len, JSON_REJECT_DUPLICATES, &jerr);
+    root =
+        json_loadb(call->body != NULL ? call->body : "", call->len, JSON_REJECT_DUPLICATES, &jerr);
     json_t *error = root != NULL ? json_object_get(root, "error") : NULL;
     json_t *code = error != NULL ? json_object_get(error, "code") : NULL;
     if (json_is_object(error) && json_is_integer(code)) {
@@ -261,8 +264,8 @@ static void on_sock(struct ev_loop *loop, ev_io *w, int revents)
     /* curl may free s inside socket_action (CURL_POLL_REMOVE): copy what we need first. */
     struct fnn_client *c = s->client;
     curl_socket_t fd = s->fd;
-    int action = ((revents & EV_READ) ? CURL_CSELECT_IN : 0) |
-                 ((revents & EV_WRITE) ? CURL_CSELECT_OUT : 0);
+    int action =
+        ((revents & EV_READ) ? CURL_CSELECT_IN : 0) | ((revents & EV_WRITE) ? CURL_CSELECT_OUT : 0);
     int running;
     curl_multi_socket_action(c->multi, fd, action, &running);
     check_done(c);
@@ -386,8 +389,8 @@ static int client_pin_host(struct fnn_client *c, CURLU *u, char *err, size_t err
         if ((p->ai_family != AF_INET && p->ai_family != AF_INET6) ||
             inet_ntop(p->ai_family, sa, addr, sizeof addr) == NULL)
             continue;
-        int n = snprintf(list + used, sizeof list - used, p->ai_family == AF_INET6 ? "%s[%s]" : "%s%s",
-                         naddr > 0 ? "," : "", addr);
+        int n = snprintf(list + used, sizeof list - used,
+                         p->ai_family == AF_INET6 ? "%s[%s]" : "%s%s", naddr > 0 ? "," : "", addr);
         if (n < 0 || (size_t)n >= sizeof list - used)
             break;
         used += (size_t)n;
@@ -591,8 +594,9 @@ int fnn_hash256_normalize(const char *s, char out[67])
 }
 
 static const char *const invoice_status_names[] = {
-    [FNN_INV_UNKNOWN] = "Unknown", [FNN_INV_OPEN] = "Open",         [FNN_INV_CANCELLED] = "Cancelled",
-    [FNN_INV_EXPIRED] = "Expired", [FNN_INV_RECEIVED] = "Received", [FNN_INV_PAID] = "Paid",
+    [FNN_INV_UNKNOWN] = "Unknown",     [FNN_INV_OPEN] = "Open",
+    [FNN_INV_CANCELLED] = "Cancelled", [FNN_INV_EXPIRED] = "Expired",
+    [FNN_INV_RECEIVED] = "Received",   [FNN_INV_PAID] = "Paid",
 };
 
 const char *fnn_invoice_status_name(enum fnn_invoice_status s)
@@ -614,8 +618,10 @@ int fnn_invoice_status_parse(const char *s, enum fnn_invoice_status *out)
 }
 
 static const char *const payment_status_names[] = {
-    [FNN_PAY_CREATED] = "Created", [FNN_PAY_INFLIGHT] = "Inflight",
-    [FNN_PAY_SUCCESS] = "Success", [FNN_PAY_FAILED] = "Failed",
+    [FNN_PAY_CREATED] = "Created",
+    [FNN_PAY_INFLIGHT] = "Inflight",
+    [FNN_PAY_SUCCESS] = "Success",
+    [FNN_PAY_FAILED] = "Failed",
 };
 
 /* A u64 from an FNN hex string field; 0 or -1. */
@@ -635,7 +641,7 @@ static int invoice_attr(json_t *attr, struct fnn_invoice *out, char *err, size_t
         snprintf(err, errsz, "invoice attrs entry is not an object");
         return -1;
     }
-    json_object_foreach(attr, key, v) {
+    json_object_foreach (attr, key, v) {
         if (strcmp(key, "expiry_time") == 0) {
             if (get_hex(v, &out->expiry_s) < 0) {
                 snprintf(err, errsz, "invoice expiry_time is not u64 hex");
@@ -679,7 +685,8 @@ int fnn_invoice_decode(json_t *result, struct fnn_invoice *out, char *err, size_
     }
     json_t *cur = json_object_get(inv, "currency");
     const char *cs = json_string_value(cur);
-    if (cs == NULL || (strcmp(cs, "Fibb") != 0 && strcmp(cs, "Fibt") != 0 && strcmp(cs, "Fibd") != 0)) {
+    if (cs == NULL ||
+        (strcmp(cs, "Fibb") != 0 && strcmp(cs, "Fibt") != 0 && strcmp(cs, "Fibd") != 0)) {
         snprintf(err, errsz, "invoice currency is not Fibb, Fibt or Fibd");
         return -1;
     }
@@ -714,7 +721,7 @@ int fnn_invoice_decode(json_t *result, struct fnn_invoice *out, char *err, size_
         }
         size_t i;
         json_t *a;
-        json_array_foreach(attrs, i, a) {
+        json_array_foreach (attrs, i, a) {
             if (invoice_attr(a, out, err, errsz) < 0)
                 return -1;
         }

@@ -9,6 +9,7 @@
 
 #include "core/asset.h"
 #include "core/config.h"
+#include "core/fault.h"
 #include "core/fnn.h"
 #include "core/http.h"
 #include "core/log.h"
@@ -20,6 +21,7 @@
 #include "storage/apps.h"
 #include "storage/migrate.h"
 #include "storage/pg.h"
+#include "timers/poller.h"
 
 extern char **environ;
 
@@ -50,6 +52,7 @@ struct daemon {
     struct pg_pool *pg;
     struct fnn_client *fnn;
     struct rpc *rpc;
+    struct poller *poller;
     ev_signal sigterm, sigint, sighup;
     ev_timer drain;
     double drain_deadline;
@@ -61,15 +64,16 @@ static void drain_tick(struct ev_loop *ev, ev_timer *w, int revents)
     struct daemon *d = container_of(w, struct daemon, drain);
     unsigned calls = rpc_inflight(d->rpc), reqs = http_server_inflight(d->http);
     unsigned queries = pg_pool_pending(d->pg), node = fnn_client_inflight(d->fnn);
-    if (calls == 0 && reqs == 0 && queries == 0 && node == 0) {
+    unsigned checks = poller_inflight(d->poller);
+    if (calls == 0 && reqs == 0 && queries == 0 && node == 0 && checks == 0) {
         log_event(LOG_INFO, "serve.drained", NULL);
         ev_break(ev, EVBREAK_ALL);
         return;
     }
     if (ev_now(ev) >= d->drain_deadline) {
         log_event(LOG_WARN, "serve.drain_timeout",
-                  "rpc_calls=%u http_requests=%u db_queries=%u node_calls=%u", calls, reqs,
-                  queries, node);
+                  "rpc_calls=%u http_requests=%u db_queries=%u node_calls=%u tip_checks=%u", calls,
+                  reqs, queries, node, checks);
         ev_break(ev, EVBREAK_ALL);
     }
 }
@@ -89,6 +93,7 @@ static void on_stop_signal(struct ev_loop *ev, ev_signal *w, int revents)
     log_event(LOG_INFO, "serve.draining", "signal=%d timeout_ms=%d", w->signum,
               d->cfg->shutdown_timeout_ms);
     http_server_stop_accepting(d->http);
+    poller_stop(d->poller);
     d->drain_deadline = ev_now(ev) + d->cfg->shutdown_timeout_ms / 1000.0;
     ev_timer_init(&d->drain, drain_tick, 0.0, DRAIN_POLL_SECONDS);
     ev_timer_start(ev, &d->drain);
@@ -119,6 +124,7 @@ static int serve(struct config *cfg)
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
+    fault_init();
     if (loop_init(&d.loop) != 0)
         return 1;
     if (asset_table_init(&assets, cfg->usdi_udt_type_script_json, cfg->usdi_decimals) != 0) {
@@ -157,6 +163,7 @@ static int serve(struct config *cfg)
     health_register(d.rpc, d.http, &env);
     tips_register(d.rpc);
     http_server_route(d.http, "POST", "/rpc", rpc_handle_http, d.rpc);
+    d.poller = poller_new(d.loop.ev, d.pg, d.fnn, cfg);
     if (http_server_start(d.http, err, sizeof err) != 0) {
         fprintf(stderr, "fiberlinkd: %s\n", err);
         goto fail;
@@ -173,12 +180,14 @@ static int serve(struct config *cfg)
         log_event(LOG_INFO, "serve.listening", "listen=%s port=%d tls=%d version=%s",
                   cfg->listen[i], http_server_port(d.http, i), cfg->tls_cert != NULL,
                   FIBERLINK_VERSION);
+    poller_start(d.poller);
     ev_run(d.loop.ev, 0);
     log_event(LOG_INFO, "serve.stopped", NULL);
     rc = 0;
 fail:
     if (ev_is_active(&d.drain))
         ev_timer_stop(d.loop.ev, &d.drain);
+    poller_free(d.poller);
     rpc_free(d.rpc);
     nonce_store_free(nonces);
     http_server_free(d.http);

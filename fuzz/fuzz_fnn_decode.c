@@ -50,8 +50,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *error = json_object_get(doc, "error");
     json_t *code = json_object_get(error, "code");
     if (json_is_integer(code)) {
-        enum fnn_outcome o = fnn_classify_error((int)json_integer_value(code),
-                                                json_string_value(json_object_get(error, "message")));
+        enum fnn_outcome o = fnn_classify_error(
+            (int)json_integer_value(code), json_string_value(json_object_get(error, "message")));
         if (o != FNN_TRANSIENT && o != FNN_PERMANENT)
             abort();
     }

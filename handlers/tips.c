@@ -443,7 +443,7 @@ static void on_node_status(void *ctx, const struct fnn_result *res)
         log_event(LOG_ERROR, "tip.paid_without_amount", "tip_id=%s", ts->tip_id);
     } else if (inv.status != FNN_INV_UNKNOWN) {
         tips_record_check(env->pg, ts->tip_id, "tip.status", fnn_invoice_status_name(inv.status),
-                          STATUS_CHECK_DELAY_MS, NULL, NULL);
+                          STATUS_CHECK_DELAY_MS, NULL, NULL, NULL);
     }
     status_finish(ts, json_incref(ts->stored));
 }

@@ -176,12 +176,87 @@ struct pg_query *tips_settle(struct pg_pool *pool, const char *tip_id, int64_t a
 }
 
 struct pg_query *tips_record_check(struct pg_pool *pool, const char *tip_id, const char *source,
-                                   const char *node_status, int next_check_delay_ms, pg_cb cb,
-                                   void *ctx)
+                                   const char *node_status, int next_check_delay_ms,
+                                   const char *detail, pg_cb cb, void *ctx)
 {
     char delay[16];
     snprintf(delay, sizeof delay, "%d", next_check_delay_ms);
-    const char *params[4] = {tip_id, source, node_status, delay};
-    return pg_query(pool, "SELECT fl_tip_check($1::uuid, $2, $3, $4::integer) AS recorded", 4,
+    const char *params[5] = {tip_id, source, node_status, delay, detail};
+    return pg_query(pool,
+                    "SELECT fl_tip_check($1::uuid, $2, $3, $4::integer, $5) AS recorded", 5,
                     params, 0, cb, ctx);
+}
+
+struct pg_query *tips_fail(struct pg_pool *pool, const char *tip_id, const char *reason,
+                           const char *source, const char *node_status, tips_settle_cb cb,
+                           void *ctx)
+{
+    const char *params[4] = {tip_id, reason, source, node_status};
+    struct tips_req *r;
+    struct pg_query *q =
+        pg_query_wrap(pool,
+                      "SELECT f.applied, " TIP_COLUMNS
+                      " FROM fl_fail_tip($1::uuid, $2, $3, $4) f" FROM_FUNCTION_ROW,
+                      4, params, 0, tips_on_settle, sizeof *r, (void **)&r);
+    r->cb.settle = cb;
+    r->ctx = ctx;
+    return q;
+}
+
+struct claim_req {
+    tips_claim_cb cb;
+    void *ctx;
+};
+
+static void tips_on_claim(void *ctx, enum pg_outcome outcome, PGresult *res)
+{
+    struct claim_req *r = ctx;
+    if (outcome != PG_OK) {
+        r->cb(r->ctx, outcome, NULL, 0);
+        return;
+    }
+    int n = PQntuples(res);
+    struct tip_claim *rows = calloc((size_t)(n > 0 ? n : 1), sizeof *rows);
+    if (rows == NULL)
+        abort();
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        const char *id = pg_value(res, i, "id"), *hash = pg_value(res, i, "payment_hash");
+        const char *amount = pg_value(res, i, "amount"), *exp = pg_value(res, i, "expires_ms");
+        const char *age = pg_value(res, i, "age_ms");
+        if (id == NULL || hash == NULL || amount == NULL || exp == NULL || age == NULL)
+            continue;
+        rows[k] = (struct tip_claim){.id = id,
+                                     .payment_hash = hash,
+                                     .node_status = pg_value(res, i, "node_status"),
+                                     .amount = strtoll(amount, NULL, 10),
+                                     .expires_at_ms = strtoll(exp, NULL, 10),
+                                     .age_ms = strtoll(age, NULL, 10)};
+        k++;
+    }
+    r->cb(r->ctx, PG_OK, rows, k);
+    free(rows);
+}
+
+struct pg_query *tips_claim_due(struct pg_pool *pool, int limit, int lease_ms, tips_claim_cb cb,
+                                void *ctx)
+{
+    char lim[16], lease[16];
+    snprintf(lim, sizeof lim, "%d", limit);
+    snprintf(lease, sizeof lease, "%d", lease_ms);
+    const char *params[2] = {lim, lease};
+    struct claim_req *r;
+    struct pg_query *q = pg_query_wrap(
+        pool,
+        "UPDATE tips t SET next_check_at = now() + $2::integer * interval '1 millisecond' "
+        "FROM (SELECT id FROM tips WHERE state = 'UNPAID' AND next_check_at <= now() "
+        "      ORDER BY next_check_at LIMIT $1::integer FOR UPDATE SKIP LOCKED) due "
+        "WHERE t.id = due.id AND t.state = 'UNPAID' "
+        "RETURNING t.id, t.payment_hash, t.node_status, t.amount, "
+        "(extract(epoch FROM t.expires_at) * 1000)::bigint AS expires_ms, "
+        "(extract(epoch FROM now() - t.created_at) * 1000)::bigint AS age_ms",
+        2, params, 0, tips_on_claim, sizeof *r, (void **)&r);
+    r->cb = cb;
+    r->ctx = ctx;
+    return q;
 }

@@ -77,11 +77,35 @@ struct pg_query *tips_settle(struct pg_pool *pool, const char *tip_id, int64_t a
                              const char *source, const char *node_status, tips_settle_cb cb,
                              void *ctx);
 
-/* Records that the node was asked about an UNPAID tip and answered node_status (no state change):
- * updates node_status/next_check_at and appends a "check" event. Fire-and-forget is fine: cb may
- * be NULL. */
+/* Records a node check of an UNPAID tip that changed nothing: sets node_status (kept as it was when
+ * node_status is NULL, e.g. the node was unreachable), schedules the next check in
+ * next_check_delay_ms, and appends a check event with detail (NULL → "check"). No-op for a tip
+ * that is no longer UNPAID. cb may be NULL (fire and forget). */
 struct pg_query *tips_record_check(struct pg_pool *pool, const char *tip_id, const char *source,
-                                   const char *node_status, int next_check_delay_ms, pg_cb cb,
-                                   void *ctx);
+                                   const char *node_status, int next_check_delay_ms,
+                                   const char *detail, pg_cb cb, void *ctx);
+
+/* The guarded UNPAID → FAILED step (reason "EXPIRED" | "CANCELLED") with its event; applied=0 when
+ * the tip was no longer UNPAID (e.g. a settlement won). */
+struct pg_query *tips_fail(struct pg_pool *pool, const char *tip_id, const char *reason,
+                           const char *source, const char *node_status, tips_settle_cb cb,
+                           void *ctx);
+
+/* One open tip claimed by the poller. Strings borrowed from the result (valid in the callback). */
+struct tip_claim {
+    const char *id;
+    const char *payment_hash;
+    const char *node_status; /* last status seen, NULL if never */
+    int64_t amount;
+    int64_t expires_at_ms;   /* unix ms */
+    int64_t age_ms;          /* now - created_at */
+};
+typedef void (*tips_claim_cb)(void *ctx, enum pg_outcome outcome, const struct tip_claim *rows,
+                              int n);
+/* Claims up to limit UNPAID tips whose next check is due, oldest due first, skipping rows another
+ * daemon holds (FOR UPDATE SKIP LOCKED), and pushes their next_check_at lease_ms ahead so no other
+ * daemon checks them until the lease ends or the check reschedules them. */
+struct pg_query *tips_claim_due(struct pg_pool *pool, int limit, int lease_ms, tips_claim_cb cb,
+                                void *ctx);
 
 #endif

@@ -81,9 +81,10 @@ static void test_invoice_decode_pascal_and_status(void **state)
 
 static void test_invoice_decode_no_expiry(void **state)
 {
-    json_t *r = parse("{\"invoice_address\":\"fibt1x\",\"invoice\":{\"currency\":\"Fibd\","
-                      "\"amount\":\"0x1\",\"data\":{\"timestamp\":\"0x10\",\"payment_hash\":\"" HASH_A
-                      "\",\"attrs\":[]}},\"status\":\"Received\"}");
+    json_t *r =
+        parse("{\"invoice_address\":\"fibt1x\",\"invoice\":{\"currency\":\"Fibd\","
+              "\"amount\":\"0x1\",\"data\":{\"timestamp\":\"0x10\",\"payment_hash\":\"" HASH_A
+              "\",\"attrs\":[]}},\"status\":\"Received\"}");
     struct fnn_invoice inv;
     char err[128];
     assert_int_equal(fnn_invoice_decode(r, &inv, err, sizeof err), 0);
@@ -99,8 +100,8 @@ static void test_invoice_decode_malformed(void **state)
         "{}",
         "{\"invoice\":[]}",
         /* unknown currency */
-        "{\"invoice\":{\"currency\":\"Btc\",\"data\":{\"timestamp\":\"0x1\",\"payment_hash\":\"" HASH_A
-        "\"}}}",
+        "{\"invoice\":{\"currency\":\"Btc\",\"data\":{\"timestamp\":\"0x1\",\"payment_hash\":"
+        "\"" HASH_A "\"}}}",
         /* leading zero amount */
         "{\"invoice\":{\"currency\":\"Fibt\",\"amount\":\"0x01\",\"data\":{\"timestamp\":\"0x1\","
         "\"payment_hash\":\"" HASH_A "\"}}}",
@@ -116,17 +117,17 @@ static void test_invoice_decode_malformed(void **state)
         /* no timestamp */
         "{\"invoice\":{\"currency\":\"Fibt\",\"data\":{\"payment_hash\":\"" HASH_A "\"}}}",
         /* attrs not an array / entry not an object / bad expiry */
-        "{\"invoice\":{\"currency\":\"Fibt\",\"data\":{\"timestamp\":\"0x1\",\"payment_hash\":\"" HASH_A
-        "\",\"attrs\":{}}}}",
-        "{\"invoice\":{\"currency\":\"Fibt\",\"data\":{\"timestamp\":\"0x1\",\"payment_hash\":\"" HASH_A
-        "\",\"attrs\":[1]}}}",
-        "{\"invoice\":{\"currency\":\"Fibt\",\"data\":{\"timestamp\":\"0x1\",\"payment_hash\":\"" HASH_A
-        "\",\"attrs\":[{\"expiry_time\":3600}]}}}",
-        "{\"invoice\":{\"currency\":\"Fibt\",\"data\":{\"timestamp\":\"0x1\",\"payment_hash\":\"" HASH_A
-        "\",\"attrs\":[{\"ExpiryTime\":{\"secs\":-1}}]}}}",
+        "{\"invoice\":{\"currency\":\"Fibt\",\"data\":{\"timestamp\":\"0x1\",\"payment_hash\":"
+        "\"" HASH_A "\",\"attrs\":{}}}}",
+        "{\"invoice\":{\"currency\":\"Fibt\",\"data\":{\"timestamp\":\"0x1\",\"payment_hash\":"
+        "\"" HASH_A "\",\"attrs\":[1]}}}",
+        "{\"invoice\":{\"currency\":\"Fibt\",\"data\":{\"timestamp\":\"0x1\",\"payment_hash\":"
+        "\"" HASH_A "\",\"attrs\":[{\"expiry_time\":3600}]}}}",
+        "{\"invoice\":{\"currency\":\"Fibt\",\"data\":{\"timestamp\":\"0x1\",\"payment_hash\":"
+        "\"" HASH_A "\",\"attrs\":[{\"ExpiryTime\":{\"secs\":-1}}]}}}",
         /* status spelled wrong */
-        "{\"invoice\":{\"currency\":\"Fibt\",\"data\":{\"timestamp\":\"0x1\",\"payment_hash\":\"" HASH_A
-        "\"}},\"status\":\"paid\"}",
+        "{\"invoice\":{\"currency\":\"Fibt\",\"data\":{\"timestamp\":\"0x1\",\"payment_hash\":"
+        "\"" HASH_A "\"}},\"status\":\"paid\"}",
     };
     for (size_t i = 0; i < FL_ARRAY_LEN(bad); i++) {
         json_t *r = parse(bad[i]);
@@ -141,9 +142,10 @@ static void test_invoice_decode_malformed(void **state)
 
 static void test_payment_decode(void **state)
 {
-    json_t *r = parse("{\"payment_hash\":\"" HASH_A "\",\"status\":\"Created\",\"created_at\":"
-                      "\"0x1958957cc7d\",\"last_updated_at\":\"0x1958957cc7d\",\"failed_error\":null,"
-                      "\"fee\":\"0x186a0\"}");
+    json_t *r =
+        parse("{\"payment_hash\":\"" HASH_A "\",\"status\":\"Created\",\"created_at\":"
+              "\"0x1958957cc7d\",\"last_updated_at\":\"0x1958957cc7d\",\"failed_error\":null,"
+              "\"fee\":\"0x186a0\"}");
     struct fnn_payment p;
     char err[128];
     assert_int_equal(fnn_payment_decode(r, &p, err, sizeof err), 0);
@@ -201,22 +203,19 @@ static void test_hash256(void **state)
     assert_string_equal(out, HASH_A);
     assert_int_equal(fnn_hash256_normalize(HASH_A + 2, out), 0);
     assert_string_equal(out, HASH_A);
-    assert_int_equal(
-        fnn_hash256_normalize("0xAFB6E58A2A4D2E5CC3DF7BB4CF5A2B0C6EAC4B7A0D14E9C5E3A9F7C1D7C95432",
-                              out),
-        0);
+    assert_int_equal(fnn_hash256_normalize(
+                         "0xAFB6E58A2A4D2E5CC3DF7BB4CF5A2B0C6EAC4B7A0D14E9C5E3A9F7C1D7C95432", out),
+                     0);
     assert_string_equal(out, HASH_A);
     assert_int_equal(fnn_hash256_normalize("0x", out), -1);
     assert_int_equal(fnn_hash256_normalize(NULL, out), -1);
     assert_int_equal(fnn_hash256_normalize(HASH_A "00", out), -1);
-    assert_int_equal(
-        fnn_hash256_normalize("0xgfb6e58a2a4d2e5cc3df7bb4cf5a2b0c6eac4b7a0d14e9c5e3a9f7c1d7c95432",
-                              out),
-        -1);
-    assert_int_equal(
-        fnn_hash256_normalize("0Xafb6e58a2a4d2e5cc3df7bb4cf5a2b0c6eac4b7a0d14e9c5e3a9f7c1d7c95432",
-                              out),
-        -1);
+    assert_int_equal(fnn_hash256_normalize(
+                         "0xgfb6e58a2a4d2e5cc3df7bb4cf5a2b0c6eac4b7a0d14e9c5e3a9f7c1d7c95432", out),
+                     -1);
+    assert_int_equal(fnn_hash256_normalize(
+                         "0Xafb6e58a2a4d2e5cc3df7bb4cf5a2b0c6eac4b7a0d14e9c5e3a9f7c1d7c95432", out),
+                     -1);
 }
 
 static void test_classify(void **state)
@@ -239,8 +238,7 @@ static void test_classify(void **state)
         {-32000, "invoice not found", FNN_PERMANENT},
         {-32000, "invoice already exists", FNN_PERMANENT},
         {-32000, "Currency must be Fibt with the chain network", FNN_PERMANENT},
-        {-32000,
-         "InvalidParameter: Failed to validate payment request: \"invoice is expired\"",
+        {-32000, "InvalidParameter: Failed to validate payment request: \"invoice is expired\"",
          FNN_PERMANENT},
         {-32000, "InvalidParameter: Payment session not found: " HASH_A, FNN_PERMANENT},
         {-32000, NULL, FNN_PERMANENT},
@@ -441,7 +439,7 @@ struct env {
 struct outcome {
     int started; /* set right after fnn_call returned */
     int done;
-    int early;   /* callback ran before fnn_call returned */
+    int early; /* callback ran before fnn_call returned */
     enum fnn_outcome outcome;
     int rpc_code;
     long http_status;

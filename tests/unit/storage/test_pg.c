@@ -511,7 +511,7 @@ static void test_tips_insert_get_check(void **state)
     assert_false(ga.present);
 
     struct capture rc = {0};
-    tips_record_check(p, id, "poller", "Open", 4000, capture_cb, &rc);
+    tips_record_check(p, id, "poller", "Open", 4000, NULL, capture_cb, &rc);
     run_until(&rc.done, 10);
     assert_int_equal(rc.outcome, PG_OK);
     assert_string_equal(rc.value, "t");
@@ -526,7 +526,7 @@ static void test_tips_insert_get_check(void **state)
                                 1, params);
     assert_string_equal(cc.value, "1 true");
     /* Fire and forget works too. */
-    tips_record_check(p, id, "poller", "Open", 1000, NULL, NULL);
+    tips_record_check(p, id, "poller", "Open", 1000, NULL, NULL, NULL);
     ev_tstamp end = ev_time() + 10;
     while (pg_pool_pending(p) > 0 && ev_time() < end)
         ev_run(loop, EVRUN_ONCE);
@@ -589,7 +589,7 @@ static void test_tips_settle(void **state)
 
     /* Settled tips take no more checks. */
     struct capture rc = {0};
-    tips_record_check(p, id, "poller", "Paid", 1000, capture_cb, &rc);
+    tips_record_check(p, id, "poller", "Paid", 1000, NULL, capture_cb, &rc);
     run_until(&rc.done, 10);
     assert_string_equal(rc.value, "f");
 

@@ -1,0 +1,25 @@
+/* Test-only fault injection (SQLite style): named points where a test build can kill the process
+ * on purpose, to prove that a crash at the worst moment loses or doubles nothing. Compiled out of
+ * release builds (FAULT_POINTS=OFF): FAULT_POINT() is then an empty statement.
+ *
+ * In test builds the environment variable FL_FAULT_POINT=<name>[:<n>] arms one point: its n-th
+ * hit (default 1st) aborts the process with SIGKILL, as a power cut would (no atexit handlers, no
+ * flushing). Points used:
+ *   settle.before_commit  the node answered Paid; the settle transaction is about to be sent
+ *   settle.after_commit   the settle transaction committed; nothing answered or logged yet
+ *   poller.mid_claim      a claim committed (leases taken); no tip checked yet */
+#ifndef FL_FAULT_H
+#define FL_FAULT_H
+
+#ifdef FIBERLINK_FAULT_POINTS
+void fault_init(void);
+void fault_point(const char *name);
+#define FAULT_POINT(name) fault_point(name)
+#else
+#define FAULT_POINT(name) ((void)0)
+static inline void fault_init(void)
+{
+}
+#endif
+
+#endif

@@ -1,0 +1,786 @@
+/* FNN method behaviour for the simulator (see sim_rpc.h and ../../../shared/reference/fnn-rpc.md
+ * sections 4 to 6 and 9). Error texts follow FNN: business errors are -32000 with the request's
+ * params object echoed in data; deserialisation failures are jsonrpsee's -32602 "Invalid params"
+ * with serde's text in data. */
+#include "tests/fnn_sim/sim_rpc.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/amount.h"
+#include "core/crypto.h"
+#include "core/mem.h"
+#include "tests/fnn_sim/sim_blake2b.h"
+
+#define PAY_PREFIX "InvalidParameter: "
+
+/* Testnet RUSD from a public FNN testnet configuration (fnn-rpc.md section 4). */
+#define RUSD_CODE_HASH "0x1142755a044bf2ee358cba9f2da187ce928c91cd4dc8692ded0337efa677d21a"
+#define RUSD_ARGS "0x878fcc6f1f08d48e87bb1c3b3d5083f23f8a39c5d5c764f253b55b998526439b"
+
+static const char *const chain_hashes[] = {
+    "0x92b197aa1fba0f63633922c61c92375c9c074a93e85963554f5499fe1450d0e5", /* CKB mainnet */
+    "0x10639e0895502b5688a6be8cf69460d76541bfa4821629d86d62ba0aae3f9606", /* CKB testnet */
+    "0x823b2ff5785b12da8b1363cac9a5cbe566d8b715a4311441b119c39a0367488c", /* a devnet */
+};
+
+/* ---- errors ---- */
+
+static int fail_params(struct sim_rpc_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int fail_params(struct sim_rpc_error *err, const char *fmt, ...)
+{
+    char text[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    err->code = -32602;
+    snprintf(err->message, sizeof err->message, "Invalid params");
+    err->data = json_string(text);
+    return -1;
+}
+
+/* A -32000 business error echoing the params object, like FNN's rpc_error(msg, params). */
+static int fail_call(struct sim_rpc_error *err, json_t *obj, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail_call(struct sim_rpc_error *err, json_t *obj, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+    err->code = -32000;
+    err->data = obj != NULL ? json_deep_copy(obj) : NULL;
+    return -1;
+}
+
+/* send_payment's validation wrapper. */
+static int fail_validate(struct sim_rpc_error *err, json_t *obj, const char *reason)
+{
+    return fail_call(err, obj, PAY_PREFIX "Failed to validate payment request: \"%s\"", reason);
+}
+
+/* ---- params ---- */
+
+static const char *json_type_name(json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "map";
+    case JSON_ARRAY:
+        return "sequence";
+    case JSON_STRING:
+        return "string";
+    case JSON_INTEGER:
+        return "integer";
+    case JSON_REAL:
+        return "floating point";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "boolean";
+    default:
+        return "null";
+    }
+}
+
+int sim_rpc_params_object(json_t *params, int allow_empty, json_t **obj, struct sim_rpc_error *err)
+{
+    static json_t *empty;
+    if (empty == NULL)
+        empty = json_object();
+    if (params == NULL || (json_is_array(params) && json_array_size(params) == 0)) {
+        if (allow_empty) {
+            *obj = empty;
+            return 0;
+        }
+        return fail_params(err, "invalid length 0, expected one element");
+    }
+    if (!json_is_array(params))
+        return fail_params(err, "invalid type: %s, expected positional params [{...}]",
+                           json_type_name(params));
+    json_t *first = json_array_get(params, 0);
+    if (json_array_size(params) != 1 || !json_is_object(first))
+        return fail_params(err, "invalid type: %s, expected a params object in a one-element list",
+                           json_type_name(json_array_size(params) != 1 ? params : first));
+    *obj = first;
+    return 0;
+}
+
+/* FNN's uint_as_hex rules: "0x" prefix, no redundant leading zero, digits either case. */
+static int parse_uint_hex(const char *s, uint64_t *out, struct sim_rpc_error *err)
+{
+    size_t len = strlen(s);
+    if (len < 3 || s[0] != '0' || s[1] != 'x')
+        return fail_params(err, "uint hex string does not start with 0x: %s", s);
+    if (len > 3 && s[2] == '0')
+        return fail_params(err, "uint hex string starts with redundant leading zeros: %s", s);
+    uint64_t v = 0;
+    for (size_t i = 2; i < len; i++) {
+        if (!isxdigit((unsigned char)s[i]))
+            return fail_params(
+                err, "failed to parse uint hex %s: ParseIntError { kind: InvalidDigit }", s);
+        if (v >> 60)
+            return fail_params(
+                err, "failed to parse uint hex %s: ParseIntError { kind: PosOverflow }", s);
+        int d = isdigit((unsigned char)s[i]) ? s[i] - '0' : tolower((unsigned char)s[i]) - 'a' + 10;
+        v = (v << 4) | (uint64_t)d;
+    }
+    *out = v;
+    return 0;
+}
+
+int sim_rpc_uint(json_t *obj, const char *field, int required, int lenient, uint64_t *out,
+                 struct sim_rpc_error *err)
+{
+    json_t *v = json_object_get(obj, field);
+    if (v == NULL || json_is_null(v)) {
+        if (required)
+            return fail_params(err, "missing field `%s`", field);
+        return 0;
+    }
+    if (lenient && json_is_integer(v) && json_integer_value(v) >= 0) {
+        *out = (uint64_t)json_integer_value(v);
+        return 1;
+    }
+    if (!json_is_string(v))
+        return fail_params(err, "invalid type: %s, expected a 0x-prefixed hex string for `%s`",
+                           json_type_name(v), field);
+    if (parse_uint_hex(json_string_value(v), out, err) < 0)
+        return -1;
+    return 1;
+}
+
+/* Hash256 (and preimages): optional 0x, exactly 32 bytes of hex. */
+static int get_hash(json_t *obj, const char *field, int required, uint8_t out[32],
+                    struct sim_rpc_error *err)
+{
+    json_t *v = json_object_get(obj, field);
+    if (v == NULL || json_is_null(v)) {
+        if (required)
+            return fail_params(err, "missing field `%s`", field);
+        return 0;
+    }
+    if (!json_is_string(v))
+        return fail_params(err, "invalid type: %s, expected a string", json_type_name(v));
+    const char *s = json_string_value(v);
+    const char *h = (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) ? s + 2 : s;
+    size_t len = strlen(h);
+    if (len % 2 != 0)
+        return fail_params(err, "failed to decode hex string %s: OddLength", s);
+    for (size_t i = 0; i < len; i++) {
+        if (!isxdigit((unsigned char)h[i]))
+            return fail_params(
+                err, "failed to decode hex string %s: InvalidHexCharacter { c: '%c', index: %zu }",
+                s, h[i], i);
+    }
+    if (len != 64)
+        return fail_params(
+            err, "failed to convert vector into type: invalid length %zu, expected 32 bytes",
+            len / 2);
+    hex_decode(h, 64, out, 32);
+    return 1;
+}
+
+static int get_string(json_t *obj, const char *field, int required, const char **out,
+                      struct sim_rpc_error *err)
+{
+    json_t *v = json_object_get(obj, field);
+    if (v == NULL || json_is_null(v)) {
+        if (required)
+            return fail_params(err, "missing field `%s`", field);
+        *out = NULL;
+        return 0;
+    }
+    if (!json_is_string(v))
+        return fail_params(err, "invalid type: %s, expected a string", json_type_name(v));
+    *out = json_string_value(v);
+    return 1;
+}
+
+static int get_bool(json_t *obj, const char *field, int *out, struct sim_rpc_error *err)
+{
+    json_t *v = json_object_get(obj, field);
+    *out = 0;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_boolean(v))
+        return fail_params(err, "invalid type: %s, expected a boolean", json_type_name(v));
+    *out = json_is_true(v);
+    return 1;
+}
+
+static int get_currency(json_t *obj, enum sim_currency *out, struct sim_rpc_error *err)
+{
+    const char *s;
+    int r = get_string(obj, "currency", 1, &s, err);
+    if (r < 0)
+        return -1;
+    if (sim_currency_parse(s, out) < 0)
+        return fail_params(err, "unknown variant `%s`, expected one of `Fibb`, `Fibt`, `Fibd`", s);
+    return 0;
+}
+
+/* A ckb Script object {code_hash, hash_type, args}. */
+static int get_script(json_t *obj, const char *field, int *present, struct sim_udt *out,
+                      struct sim_rpc_error *err)
+{
+    json_t *v = json_object_get(obj, field);
+    *present = 0;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_object(v))
+        return fail_params(err, "invalid type: %s, expected struct Script", json_type_name(v));
+    uint8_t code_hash[32];
+    if (get_hash(v, "code_hash", 1, code_hash, err) < 0)
+        return -1;
+    const char *ht, *args;
+    if (get_string(v, "hash_type", 1, &ht, err) < 0 || get_string(v, "args", 1, &args, err) < 0)
+        return -1;
+    static const struct {
+        const char *name;
+        uint8_t byte;
+    } types[] = {{"data", 0}, {"type", 1}, {"data1", 2}, {"data2", 4}};
+    int found = -1;
+    for (int i = 0; i < 4; i++) {
+        if (strcmp(ht, types[i].name) == 0)
+            found = i;
+    }
+    if (found < 0)
+        return fail_params(
+            err, "unknown variant `%s`, expected one of `data`, `type`, `data1`, `data2`", ht);
+    if (strncmp(args, "0x", 2) != 0)
+        return fail_params(err, "Invalid Bytes: the string does not start with 0x");
+    size_t alen = strlen(args + 2);
+    if (alen % 2 != 0 || alen / 2 > SIM_MAX_UDT_ARGS ||
+        hex_decode(args + 2, alen, out->args, alen / 2) < 0)
+        return fail_params(err, "Invalid Bytes: %s", args);
+    memcpy(out->code_hash, code_hash, 32);
+    out->hash_type = types[found].byte;
+    out->args_len = alen / 2;
+    *present = 1;
+    return 0;
+}
+
+static void hex256(const uint8_t h[32], char out[67])
+{
+    out[0] = '0';
+    out[1] = 'x';
+    hex_encode(h, 32, out + 2);
+}
+
+static void hash_preimage(enum sim_hash_alg alg, const uint8_t preimage[32], uint8_t out[32])
+{
+    if (alg == SIM_HASH_SHA256)
+        crypto_sha256(preimage, 32, out);
+    else
+        sim_ckb_hash(preimage, 32, out);
+}
+
+/* ---- result shapes ---- */
+
+static json_t *invoice_result(struct sim_store *s, struct sim_invoice *inv, int with_status)
+{
+    json_t *r = json_pack("{s:s, s:o}", "invoice_address", inv->address, "invoice",
+                          sim_invoice_json(&inv->d));
+    if (with_status)
+        json_object_set_new(r, "status",
+                            json_string(sim_inv_status_name(sim_invoice_status(s, inv))));
+    return r;
+}
+
+static json_t *payment_result(const struct sim_payment *p)
+{
+    char hash[67], created[24], updated[24], fee[24];
+    hex256(p->payment_hash, hash);
+    u128hex_encode(p->created_at_ms, created);
+    u128hex_encode(p->last_updated_at_ms, updated);
+    u128hex_encode(p->fee, fee);
+    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:n}", "payment_hash", hash, "status",
+                     sim_pay_status_name(p->status), "created_at", created, "last_updated_at",
+                     updated, "failed_error",
+                     p->failed_error != NULL ? json_string(p->failed_error) : json_null(), "fee",
+                     fee, "custom_records");
+}
+
+/* ---- FNN methods ---- */
+
+static int m_node_info(struct sim_store *s, json_t *params, json_t **res, struct sim_rpc_error *err)
+{
+    if (params != NULL && (!json_is_array(params) || json_array_size(params) != 0))
+        return fail_params(err, "invalid length %zu, expected zero elements",
+                           json_is_array(params) ? json_array_size(params) : 1);
+    const char *pub = sim_node_pubkey(SIM_NODE_LOCAL);
+    char addr[160];
+    snprintf(addr, sizeof addr, "/ip4/127.0.0.1/tcp/8228/p2p/Qm%.44s", pub + 2);
+    *res = json_pack(
+        "{s:s, s:s, s:s, s:[s,s], s:s, s:[s], s:s, s:s, s:s,"
+        " s:{s:s, s:s, s:s}, s:s, s:s, s:s, s:s, s:s, s:s,"
+        " s:[{s:s, s:{s:s, s:s, s:s}, s:n, s:[{s:{s:{s:s, s:s}, s:s}, s:n}]}]}",
+        "version", "0.8.0", "commit_hash", "fnn-sim", "pubkey", pub, "features", "gossip_queries",
+        "basic_mpp", "node_name", "fnn-sim", "addresses", addr, "chain_hash",
+        chain_hashes[sim_store_currency(s)], "open_channel_auto_accept_min_ckb_funding_amount",
+        "0x2540be400", "auto_accept_channel_ckb_funding_amount", "0x2540be400",
+        "default_funding_lock_script", "code_hash",
+        "0x9bd7e06f3ecf4be0f2fcd2188b23f1b9fcc88e5d4b65a8637b17723bbda3cce8", "hash_type", "type",
+        "args", "0x", "tlc_expiry_delta", "0x5265c00", "tlc_min_value", "0x0",
+        "tlc_fee_proportional_millionths", "0x3e8", "channel_count", "0x2", "pending_channel_count",
+        "0x0", "peers_count", "0x2", "udt_cfg_infos", "name", "RUSD", "script", "code_hash",
+        RUSD_CODE_HASH, "hash_type", "type", "args", RUSD_ARGS, "auto_accept_amount", "cell_deps",
+        "cell_dep", "out_point", "tx_hash",
+        "0xed7d65b9ad3d99657e37c4285d585fea8a5fcaf58165d54dacf90243f911548b", "index", "0x0",
+        "dep_type", "code", "type_id");
+    return 0;
+}
+
+static int m_new_invoice(struct sim_store *s, json_t *obj, json_t **res, struct sim_rpc_error *err)
+{
+    struct sim_invoice_data d = {.node = SIM_NODE_LOCAL, .has_amount = 1};
+    uint8_t preimage[32], hash[32];
+    const char *desc, *alg;
+    int has_pre, has_hash, mpp, trampoline;
+    uint64_t delta = SIM_MIN_FINAL_EXPIRY_DELTA;
+
+    if (sim_rpc_uint(obj, "amount", 1, 0, &d.amount, err) < 0 ||
+        get_currency(obj, &d.currency, err) < 0 ||
+        get_string(obj, "description", 0, &desc, err) < 0 ||
+        (has_pre = get_hash(obj, "payment_preimage", 0, preimage, err)) < 0 ||
+        (has_hash = get_hash(obj, "payment_hash", 0, hash, err)) < 0 ||
+        (d.has_expiry = sim_rpc_uint(obj, "expiry", 0, 0, &d.expiry_s, err)) < 0 ||
+        sim_rpc_uint(obj, "final_expiry_delta", 0, 0, &delta, err) < 0 ||
+        get_script(obj, "udt_type_script", &d.has_udt, &d.udt, err) < 0 ||
+        get_string(obj, "hash_algorithm", 0, &alg, err) < 0 ||
+        get_bool(obj, "allow_mpp", &mpp, err) < 0 ||
+        get_bool(obj, "allow_trampoline_routing", &trampoline, err) < 0)
+        return -1;
+    if (alg != NULL) {
+        if (strcmp(alg, "sha256") != 0 && strcmp(alg, "ckb_hash") != 0)
+            return fail_params(err, "unknown variant `%s`, expected `ckb_hash` or `sha256`", alg);
+        d.hash_alg_set = 1;
+        d.hash_alg = strcmp(alg, "sha256") == 0 ? SIM_HASH_SHA256 : SIM_HASH_CKB;
+    }
+    if (d.currency != sim_store_currency(s))
+        return fail_call(err, obj, "Currency must be %s with the chain network",
+                         sim_currency_name(sim_store_currency(s)));
+    if (has_pre == 0 && has_hash == 0) {
+        if (crypto_random(preimage, sizeof preimage) < 0)
+            return fail_call(err, obj, "failed to generate a random preimage");
+        has_pre = 1;
+    }
+    if (mpp)
+        return fail_call(err, obj, "Node does not support MPP, please enable MPP feature");
+    if (trampoline)
+        return fail_call(err, obj,
+                         "Node does not support trampoline routing, please enable "
+                         "trampoline routing feature");
+    if (delta < SIM_MIN_FINAL_EXPIRY_DELTA)
+        return fail_call(err, obj, "final_expiry_delta must be greater than or equal to %llu",
+                         (unsigned long long)SIM_MIN_FINAL_EXPIRY_DELTA);
+    if (delta > SIM_MAX_FINAL_EXPIRY_DELTA)
+        return fail_call(err, obj, "final_expiry_delta must be less than or equal to %llu",
+                         (unsigned long long)SIM_MAX_FINAL_EXPIRY_DELTA);
+    d.final_expiry_delta_ms = delta;
+    if (desc != NULL) {
+        if (strlen(desc) > SIM_MAX_DESCRIPTION)
+            return fail_call(err, obj,
+                             "Description with length of %zu is too long, max length is %d",
+                             strlen(desc), SIM_MAX_DESCRIPTION);
+        d.has_description = 1;
+        snprintf(d.description, sizeof d.description, "%s", desc);
+    }
+    if (has_pre) {
+        uint8_t derived[32];
+        hash_preimage(d.hash_alg, preimage, derived);
+        if (has_hash && memcmp(derived, hash, 32) != 0)
+            return fail_call(err, obj,
+                             "Invalid payment hash: it does not match the payment preimage");
+        memcpy(hash, derived, 32);
+    }
+    memcpy(d.payment_hash, hash, 32);
+    d.timestamp_ms = sim_store_now_ms(s);
+    struct sim_invoice *inv = sim_store_add_invoice(s, &d, has_pre ? preimage : NULL);
+    if (inv == NULL)
+        return fail_call(err, obj, "invoice already exists");
+    *res = invoice_result(s, inv, 0);
+    return 0;
+}
+
+static int lookup_local(struct sim_store *s, json_t *obj, struct sim_invoice **out,
+                        const char *not_found, struct sim_rpc_error *err)
+{
+    uint8_t hash[32];
+    if (get_hash(obj, "payment_hash", 1, hash, err) < 0)
+        return -1;
+    *out = sim_store_invoice(s, SIM_NODE_LOCAL, hash);
+    if (*out == NULL)
+        return fail_call(err, obj, "%s", not_found);
+    return 0;
+}
+
+static int m_get_invoice(struct sim_store *s, json_t *obj, json_t **res, struct sim_rpc_error *err)
+{
+    struct sim_invoice *inv;
+    if (lookup_local(s, obj, &inv, "invoice not found", err) < 0)
+        return -1;
+    *res = invoice_result(s, inv, 1);
+    return 0;
+}
+
+static int m_parse_invoice(struct sim_store *s, json_t *obj, json_t **res,
+                           struct sim_rpc_error *err)
+{
+    const char *str;
+    struct sim_invoice_data d;
+    char why[160];
+    if (get_string(obj, "invoice", 1, &str, err) < 0)
+        return -1;
+    if (sim_invoice_decode(str, &d, why, sizeof why) < 0)
+        return fail_call(err, obj, "%s", why);
+    *res = json_pack("{s:o}", "invoice", sim_invoice_json(&d));
+    return 0;
+}
+
+static int m_cancel_invoice(struct sim_store *s, json_t *obj, json_t **res,
+                            struct sim_rpc_error *err)
+{
+    struct sim_invoice *inv;
+    if (lookup_local(s, obj, &inv, "invoice not found", err) < 0)
+        return -1;
+    enum sim_inv_status st = sim_invoice_status(s, inv);
+    if (st == SIM_INV_PAID || st == SIM_INV_CANCELLED)
+        return fail_call(err, obj, "invoice can not be canceled, current status: %s",
+                         sim_inv_status_name(st));
+    inv->status = SIM_INV_CANCELLED;
+    *res = invoice_result(s, inv, 1);
+    return 0;
+}
+
+static int m_settle_invoice(struct sim_store *s, json_t *obj, json_t **res,
+                            struct sim_rpc_error *err)
+{
+    struct sim_invoice *inv;
+    uint8_t preimage[32], hash[32];
+    if (get_hash(obj, "payment_hash", 1, hash, err) < 0 ||
+        get_hash(obj, "payment_preimage", 1, preimage, err) < 0)
+        return -1;
+    if (lookup_local(s, obj, &inv, "Invoice not found", err) < 0)
+        return -1;
+    uint8_t derived[32];
+    hash_preimage(inv->d.hash_alg, preimage, derived);
+    if (memcmp(derived, inv->d.payment_hash, 32) != 0)
+        return fail_call(err, obj, "Hash mismatch");
+    switch (sim_invoice_status(s, inv)) {
+    case SIM_INV_OPEN:
+        return fail_call(err, obj, "Invoice is still open");
+    case SIM_INV_CANCELLED:
+        return fail_call(err, obj, "Invoice is already cancelled");
+    case SIM_INV_EXPIRED:
+        return fail_call(err, obj, "Invoice is already expired");
+    case SIM_INV_PAID:
+        return fail_call(err, obj, "Invoice is already paid");
+    case SIM_INV_RECEIVED:
+        break;
+    }
+    inv->has_preimage = 1;
+    memcpy(inv->preimage, preimage, 32);
+    inv->status = SIM_INV_PAID;
+    *res = json_object();
+    return 0;
+}
+
+static int m_send_payment(struct sim_store *s, json_t *obj, const struct sim_rpc_opts *opts,
+                          json_t **res, struct sim_rpc_error *err)
+{
+    const char *invoice, *target;
+    uint8_t hash[32];
+    uint64_t amount = 0, max_fee = 0;
+    int has_amount, has_hash, has_max_fee, keysend, dry_run, self_ok, has_udt;
+    struct sim_udt udt;
+    if (get_string(obj, "invoice", 0, &invoice, err) < 0 ||
+        get_string(obj, "target_pubkey", 0, &target, err) < 0 ||
+        (has_amount = sim_rpc_uint(obj, "amount", 0, 0, &amount, err)) < 0 ||
+        (has_hash = get_hash(obj, "payment_hash", 0, hash, err)) < 0 ||
+        (has_max_fee = sim_rpc_uint(obj, "max_fee_amount", 0, 0, &max_fee, err)) < 0 ||
+        get_bool(obj, "keysend", &keysend, err) < 0 ||
+        get_bool(obj, "dry_run", &dry_run, err) < 0 ||
+        get_bool(obj, "allow_self_payment", &self_ok, err) < 0 ||
+        get_script(obj, "udt_type_script", &has_udt, &udt, err) < 0)
+        return -1;
+
+    if (invoice != NULL) {
+        struct sim_invoice_data d;
+        char why[160];
+        if (keysend)
+            return fail_validate(err, obj, "keysend payment should not have invoice");
+        if (sim_invoice_decode(invoice, &d, why, sizeof why) < 0 ||
+            d.currency != sim_store_currency(s))
+            return fail_validate(err, obj, "invoice is invalid");
+        if (sim_invoice_expired(s, &d))
+            return fail_validate(err, obj, "invoice is expired");
+        if (target != NULL && strcasecmp(target + (strncmp(target, "0x", 2) == 0 ? 2 : 0),
+                                         sim_node_pubkey(d.node)) != 0)
+            return fail_validate(err, obj, "target_pubkey does not match the invoice");
+        if (has_amount && d.has_amount && amount != d.amount)
+            return fail_validate(err, obj, "amount does not match the invoice");
+        if (!has_amount && !d.has_amount)
+            return fail_validate(err, obj, "amount is missing");
+        if (has_hash && memcmp(hash, d.payment_hash, 32) != 0)
+            return fail_validate(err, obj, "payment_hash does not match the invoice");
+        if (has_udt != d.has_udt ||
+            (has_udt &&
+             (memcmp(udt.code_hash, d.udt.code_hash, 32) != 0 || udt.hash_type != d.udt.hash_type ||
+              udt.args_len != d.udt.args_len || memcmp(udt.args, d.udt.args, udt.args_len) != 0)))
+            return fail_validate(err, obj, "udt_type_script does not match the invoice");
+        if (d.node == SIM_NODE_LOCAL && !self_ok)
+            return fail_validate(err, obj, "allow_self_payment is not enable, can not pay to self");
+        memcpy(hash, d.payment_hash, 32);
+        if (d.has_amount)
+            amount = d.amount;
+    } else {
+        if (target == NULL)
+            return fail_validate(err, obj, "target_pubkey is missing");
+        if (!has_amount)
+            return fail_validate(err, obj, "amount is missing");
+        if (keysend) {
+            uint8_t preimage[32];
+            if (has_hash)
+                return fail_validate(err, obj, "keysend payment should not have payment_hash");
+            if (crypto_random(preimage, sizeof preimage) < 0)
+                return fail_call(err, obj, "failed to generate a random preimage");
+            crypto_sha256(preimage, sizeof preimage, hash);
+        } else if (!has_hash) {
+            return fail_validate(err, obj, "payment_hash is missing");
+        }
+    }
+
+    uint64_t fee = amount / 1000; /* a plausible routing fee: 0.1 % */
+    if (has_max_fee && fee > max_fee)
+        fee = max_fee;
+    struct sim_payment *p = sim_store_payment(s, hash);
+    if (p != NULL && p->status != SIM_PAY_FAILED) {
+        char h[67];
+        hex256(hash, h);
+        return fail_call(err, obj,
+                         PAY_PREFIX "Payment session already exists: %s with payment session "
+                                    "status: %s",
+                         h, sim_pay_status_name(p->status));
+    }
+    if (dry_run) {
+        struct sim_payment tmp = {.status = SIM_PAY_CREATED, .fee = fee};
+        memcpy(tmp.payment_hash, hash, 32);
+        tmp.created_at_ms = tmp.last_updated_at_ms = sim_store_now_ms(s);
+        *res = payment_result(&tmp);
+        return 0;
+    }
+    if (p == NULL)
+        p = sim_store_add_payment(s, hash);
+    p->status = SIM_PAY_CREATED;
+    p->created_at_ms = p->last_updated_at_ms = sim_store_now_ms(s);
+    p->fee = fee;
+    p->amount = amount;
+    p->sessions++;
+    p->polls = 0;
+    free(p->failed_error);
+    p->failed_error = NULL;
+    free(p->fail_with);
+    p->fail_with = opts != NULL && opts->fail_payment != NULL ? xstrdup(opts->fail_payment) : NULL;
+    *res = payment_result(p);
+    return 0;
+}
+
+/* Each poll moves a live session one step: Created → Inflight → Success (or Failed when
+ * scripted). Success marks the payee's invoice Paid, as the remote node would. */
+static int m_get_payment(struct sim_store *s, json_t *obj, json_t **res, struct sim_rpc_error *err)
+{
+    uint8_t hash[32];
+    if (get_hash(obj, "payment_hash", 1, hash, err) < 0)
+        return -1;
+    struct sim_payment *p = sim_store_payment(s, hash);
+    if (p == NULL) {
+        char h[67];
+        hex256(hash, h);
+        return fail_call(err, obj, PAY_PREFIX "Payment session not found: %s", h);
+    }
+    p->polls++;
+    if (p->status == SIM_PAY_CREATED) {
+        p->status = SIM_PAY_INFLIGHT;
+        p->last_updated_at_ms = sim_store_now_ms(s);
+    } else if (p->status == SIM_PAY_INFLIGHT) {
+        p->last_updated_at_ms = sim_store_now_ms(s);
+        if (p->fail_with != NULL) {
+            p->status = SIM_PAY_FAILED;
+            p->failed_error = p->fail_with;
+            p->fail_with = NULL;
+        } else {
+            p->status = SIM_PAY_SUCCESS;
+            for (int n = SIM_NODE_LOCAL; n <= SIM_NODE_REMOTE; n++) {
+                struct sim_invoice *inv = sim_store_invoice(s, (enum sim_node)n, hash);
+                if (inv != NULL && inv->status == SIM_INV_OPEN)
+                    inv->status = SIM_INV_PAID;
+            }
+        }
+    }
+    *res = payment_result(p);
+    return 0;
+}
+
+/* ---- control methods on the store ---- */
+
+static int m_sim_pay_invoice(struct sim_store *s, json_t *obj, json_t **res,
+                             struct sim_rpc_error *err)
+{
+    const char *str;
+    uint8_t hash[32];
+    int has_hash;
+    if (get_string(obj, "invoice", 0, &str, err) < 0 ||
+        (has_hash = get_hash(obj, "payment_hash", 0, hash, err)) < 0)
+        return -1;
+    if (str != NULL) {
+        struct sim_invoice_data d;
+        char why[160];
+        if (sim_invoice_decode(str, &d, why, sizeof why) < 0)
+            return fail_call(err, obj, "%s", why);
+        if (d.node != SIM_NODE_LOCAL)
+            return fail_call(err, obj, "invoice was not issued by this node");
+        memcpy(hash, d.payment_hash, 32);
+    } else if (!has_hash) {
+        return fail_params(err, "missing field `invoice`");
+    }
+    struct sim_invoice *inv = sim_store_invoice(s, SIM_NODE_LOCAL, hash);
+    if (inv == NULL)
+        return fail_call(err, obj, "invoice not found");
+    switch (sim_invoice_status(s, inv)) {
+    case SIM_INV_OPEN:
+        inv->status = inv->has_preimage ? SIM_INV_PAID : SIM_INV_RECEIVED;
+        break;
+    case SIM_INV_EXPIRED:
+        return fail_call(err, obj, "cannot pay: invoice is expired");
+    case SIM_INV_CANCELLED:
+        return fail_call(err, obj, "cannot pay: invoice is cancelled");
+    case SIM_INV_PAID:
+        return fail_call(err, obj, "cannot pay: invoice is already paid");
+    case SIM_INV_RECEIVED:
+        return fail_call(err, obj, "cannot pay: invoice already received a payment (held)");
+    }
+    *res = invoice_result(s, inv, 1);
+    return 0;
+}
+
+static int m_sim_new_external_invoice(struct sim_store *s, json_t *obj, json_t **res,
+                                      struct sim_rpc_error *err)
+{
+    struct sim_invoice_data d = {
+        .node = SIM_NODE_REMOTE,
+        .currency = sim_store_currency(s),
+        .has_amount = 1,
+        .has_expiry = 1,
+        .expiry_s = 3600,
+        .final_expiry_delta_ms = SIM_MIN_FINAL_EXPIRY_DELTA,
+        .hash_alg_set = 1,
+        .hash_alg = SIM_HASH_SHA256,
+    };
+    const char *desc;
+    if (sim_rpc_uint(obj, "amount", 1, 1, &d.amount, err) < 0 ||
+        sim_rpc_uint(obj, "expiry", 0, 1, &d.expiry_s, err) < 0 ||
+        get_string(obj, "description", 0, &desc, err) < 0 ||
+        get_script(obj, "udt_type_script", &d.has_udt, &d.udt, err) < 0)
+        return -1;
+    if (json_object_get(obj, "currency") != NULL && get_currency(obj, &d.currency, err) < 0)
+        return -1;
+    if (desc != NULL) {
+        d.has_description = 1;
+        snprintf(d.description, sizeof d.description, "%.*s", SIM_MAX_DESCRIPTION, desc);
+    }
+    uint8_t preimage[32];
+    if (crypto_random(preimage, sizeof preimage) < 0)
+        return fail_call(err, obj, "failed to generate a random preimage");
+    crypto_sha256(preimage, sizeof preimage, d.payment_hash);
+    d.timestamp_ms = sim_store_now_ms(s);
+    struct sim_invoice *inv = sim_store_add_invoice(s, &d, preimage);
+    if (inv == NULL)
+        return fail_call(err, obj, "invoice already exists");
+    char h[67];
+    hex256(d.payment_hash, h);
+    *res = json_pack("{s:s, s:s}", "invoice", inv->address, "payment_hash", h);
+    return 0;
+}
+
+static int m_sim_advance_clock(struct sim_store *s, json_t *obj, json_t **res,
+                               struct sim_rpc_error *err)
+{
+    uint64_t secs;
+    if (sim_rpc_uint(obj, "seconds", 1, 1, &secs, err) < 0)
+        return -1;
+    sim_store_advance(s, secs);
+    char now[24];
+    u128hex_encode(sim_store_now_ms(s), now);
+    *res = json_pack("{s:s}", "now", now);
+    return 0;
+}
+
+static int m_sim_get_payments(struct sim_store *s, json_t *obj, json_t **res,
+                              struct sim_rpc_error *err)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < sim_store_payment_count(s); i++) {
+        struct sim_payment *p = sim_store_payment_at(s, i);
+        json_t *r = payment_result(p);
+        char n[24];
+        u128hex_encode(p->sessions, n);
+        json_object_set_new(r, "sessions", json_string(n));
+        u128hex_encode(p->amount, n);
+        json_object_set_new(r, "amount", json_string(n));
+        json_array_append_new(list, r);
+    }
+    *res = json_pack("{s:o}", "payments", list);
+    return 0;
+}
+
+/* ---- dispatch ---- */
+
+typedef int (*method_fn)(struct sim_store *s, json_t *obj, json_t **res, struct sim_rpc_error *err);
+
+static const struct {
+    const char *name;
+    method_fn fn;
+} methods[] = {
+    {"new_invoice", m_new_invoice},
+    {"get_invoice", m_get_invoice},
+    {"parse_invoice", m_parse_invoice},
+    {"cancel_invoice", m_cancel_invoice},
+    {"settle_invoice", m_settle_invoice},
+    {"get_payment", m_get_payment},
+    {"sim_pay_invoice", m_sim_pay_invoice},
+    {"sim_new_external_invoice", m_sim_new_external_invoice},
+    {"sim_advance_clock", m_sim_advance_clock},
+    {"sim_get_payments", m_sim_get_payments},
+};
+
+int sim_rpc_call(struct sim_store *s, const char *method, json_t *params,
+                 const struct sim_rpc_opts *opts, json_t **result, struct sim_rpc_error *err)
+{
+    json_t *obj;
+    memset(err, 0, sizeof *err);
+    *result = NULL;
+    if (strcmp(method, "node_info") == 0)
+        return m_node_info(s, params, result, err);
+    int control = strncmp(method, "sim_", 4) == 0;
+    if (strcmp(method, "send_payment") == 0) {
+        if (sim_rpc_params_object(params, 0, &obj, err) < 0)
+            return -1;
+        return m_send_payment(s, obj, opts, result, err);
+    }
+    for (size_t i = 0; i < FL_ARRAY_LEN(methods); i++) {
+        if (strcmp(method, methods[i].name) == 0) {
+            if (sim_rpc_params_object(params, control, &obj, err) < 0)
+                return -1;
+            return methods[i].fn(s, obj, result, err);
+        }
+    }
+    err->code = -32601;
+    snprintf(err->message, sizeof err->message, "Method not found");
+    return -1;
+}

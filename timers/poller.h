@@ -1,0 +1,40 @@
+/* The invoice poller (ARCHITECTURE.md 4 "Settlement"): FNN offers no reliable push, so every open
+ * tip's invoice is checked with get_invoice on a schedule that backs off with the tip's age
+ * (about 1 s, 2 s, 4 s … up to poll_max_delay_ms), and at its expiry.
+ *
+ * - A run claims due tips with FOR UPDATE SKIP LOCKED and a lease, so several daemons on one
+ *   database split the work and never check one tip twice within a lease.
+ * - At most poll_max_inflight node calls are in flight; a run ends when all its claimed tips are
+ *   done, and only then is the next run scheduled (single flight: a slow node never stacks runs).
+ * - Paid → the shared settle step. Open/Received → checked again later (Received is funds seen but
+ *   not final). Expired, or past the tip's deadline → cancel_invoice, then one more get_invoice:
+ *   a payment that beat the cancel is credited, otherwise the tip FAILS with EXPIRED.
+ * - A node that cannot be reached, or answers an error, never fails a tip: it is checked again.
+ * Every check and transition appends to the tip's event timeline. */
+#ifndef FL_POLLER_H
+#define FL_POLLER_H
+
+#include <ev.h>
+
+#include "core/config.h"
+#include "core/fnn.h"
+#include "storage/pg.h"
+
+struct poller;
+
+struct poller *poller_new(struct ev_loop *loop, struct pg_pool *pg, struct fnn_client *fnn,
+                          const struct config *cfg);
+void poller_start(struct poller *p);
+/* Stops claiming; checks already started finish on their own (the daemon's drain waits for the
+ * pool and the node client to go idle). Claimed tips not yet checked keep their lease and are
+ * picked up again when it ends. */
+void poller_stop(struct poller *p);
+void poller_free(struct poller *p);
+/* Checks started and not finished (for the drain and tests). */
+unsigned poller_inflight(const struct poller *p);
+
+/* The back-off: how long until an open tip of this age is checked again. Pure, unit-tested. */
+int poller_next_delay_ms(int64_t age_ms, int64_t ms_to_expiry, int min_delay_ms,
+                         int max_delay_ms);
+
+#endif
