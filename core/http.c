@@ -279,7 +279,10 @@ void http_server_free(struct http_server *s)
         free(s->routes[i].method);
         free(s->routes[i].path);
     }
-    /* h2o 2.2.5 cannot dispose a context with live connections cleanly; the process exits next. */
+    /* Idle keep-alive connections may still be open; h2o closes nothing of theirs here, and the
+     * process exits next, so only the context's own allocations are returned. */
+    h2o_context_dispose(&s->ctx);
+    h2o_config_dispose(&s->globalconf);
     if (s->ssl_ctx != NULL)
         SSL_CTX_free(s->ssl_ctx);
     free(s);

@@ -33,7 +33,9 @@ void poller_free(struct poller *p);
 /* Checks started and not finished (for the drain and tests). */
 unsigned poller_inflight(const struct poller *p);
 
-/* The back-off: how long until an open tip of this age is checked again. Pure, unit-tested. */
+/* The back-off: how long until an open tip of this age is checked again: about its age, within
+ * [min_delay_ms, max_delay_ms], and no later than its deadline while that is ahead
+ * (ms_to_expiry ≥ 0). Pure, unit-tested. */
 int poller_next_delay_ms(int64_t age_ms, int64_t ms_to_expiry, int min_delay_ms,
                          int max_delay_ms);
 

@@ -6,8 +6,11 @@
  *
  * Control methods (same endpoint, framed like FNN's: "params":[{...}], integers as u128 "0x" hex;
  * plain JSON integers are also accepted here). They are never delayed and never scripted:
- *   sim_pay_invoice {invoice | payment_hash}  pay one of our invoices: Open → Paid, or → Received
- *       for a hold invoice; Expired/Cancelled/Paid/Received → -32000. Returns get_invoice's shape.
+ *   sim_pay_invoice {invoice | payment_hash, stage?, when?}  pay one of our invoices: Open → Paid,
+ *       or → Received for a hold invoice; Expired/Cancelled/Paid/Received → -32000. Returns
+ *       get_invoice's shape. stage "received" stops a normal invoice at Received (TLC arrived, not
+ *       fulfilled); paying it again then completes it → Paid. when "before_cancel" defers the
+ *       payment to the moment the next cancel_invoice arrives (the payment wins the race).
  *   sim_new_external_invoice {amount, currency?, expiry?, description?, udt_type_script?}
  *       → {invoice, payment_hash}: an invoice of the simulated remote node (random preimage,
  *       sha256, expiry 3600 s unless given) to pay with send_payment.

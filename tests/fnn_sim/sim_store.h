@@ -61,6 +61,7 @@ struct sim_invoice {
     int has_preimage; /* 0: hold invoice */
     uint8_t preimage[32];
     enum sim_inv_status status; /* stored status; Expired is computed lazily from Open */
+    int pay_on_cancel;          /* sim_pay_invoice {when:"before_cancel"}: pay at the next cancel */
     char *address;
 };
 

@@ -1,0 +1,396 @@
+"""Helpers shared by the integration tests: locating binaries, free ports, bounded waits,
+managed child processes (fnn-sim, fiberlinkd), a request-signing JSON-RPC client with knobs to
+corrupt each auth header, and ledger invariant checks run against the database after scenarios.
+The fixtures that wire these together live in conftest.py."""
+
+import hashlib
+import hmac
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+
+import httpx
+import psycopg
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("FL_BUILD_DIR") or os.path.join(REPO, "build")
+# Sanitizer builds start and answer more slowly; every bounded wait scales with this.
+SLOW = float(os.environ.get("FL_TEST_SLOWNESS", "1"))
+
+
+def binary(name):
+    path = os.path.join(BUILD, name)
+    if not os.access(path, os.X_OK):
+        raise RuntimeError(f"{path} is missing: build first (cmake --build {BUILD})")
+    return path
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(pred, timeout, what, interval=0.05):
+    """Polls pred() until it returns a truthy value; fails the test after timeout seconds."""
+    deadline = time.monotonic() + timeout * SLOW
+    last = None
+    while time.monotonic() < deadline:
+        last = pred()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout * SLOW:.1f}s waiting for {what} (last={last!r})")
+
+
+def clean_env(extra=None):
+    """The test runner's environment without any FIBERLINK_* name (the daemon refuses unknown
+    ones), plus the given settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FIBERLINK_")}
+    env.update(extra or {})
+    return env
+
+
+def run_cli(args, env=None, timeout=30):
+    return subprocess.run([binary("fiberlinkd")] + list(args), env=clean_env(env),
+                          capture_output=True, text=True, timeout=timeout * SLOW)
+
+
+def thread_count(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+    raise AssertionError("no Threads: line")
+
+
+class Proc:
+    """A child process whose stderr goes to a log file; stop() is bounded and falls back to
+    SIGKILL so no test leaves a process behind."""
+
+    def __init__(self, argv, env, log_path):
+        self.argv = argv
+        self.log_path = log_path
+        self._log = open(log_path, "wb")
+        self.proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
+                                     stdout=self._log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        self.pid = self.proc.pid
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def log_contains(self, pattern):
+        return pattern in self.log()
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def signal(self, sig):
+        if self.alive():
+            self.proc.send_signal(sig)
+
+    def wait(self, timeout):
+        try:
+            return self.proc.wait(timeout=timeout * SLOW)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def kill(self):
+        if self.alive():
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self._log.close()
+
+    def stop(self, timeout=15):
+        """SIGTERM, bounded wait; returns the exit code, or None after having had to SIGKILL."""
+        if not self.alive():
+            self._log.close()
+            return self.proc.returncode
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.wait(timeout)
+        if rc is None:
+            self.kill()
+            return None
+        self._log.close()
+        return rc
+
+
+class Sim(Proc):
+    """fnn-sim on a loopback port; call() frames params like FNN ("params":[{…}])."""
+
+    def __init__(self, tmpdir, currency="Fibt", port=None):
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__([binary("fnn-sim"), "--listen", f"127.0.0.1:{self.port}",
+                          "--currency", currency],
+                         clean_env(), os.path.join(tmpdir, f"fnn-sim-{self.port}-{time.monotonic_ns()}.log"))
+        try:
+            wait_until(lambda: not self.alive() or self.log_contains("event=sim.listening"), 15,
+                       "fnn-sim to listen")
+            if not self.alive():
+                raise AssertionError("fnn-sim exited at start:\n" + self.log())
+        except BaseException:
+            self.kill()
+            raise
+        self.http = httpx.Client(timeout=10 * SLOW)
+
+    def call(self, method, params=None):
+        body = {"jsonrpc": "2.0", "id": 1, "method": method,
+                "params": [] if params is None else [params]}
+        r = self.http.post(self.url + "/", json=body)
+        return r.json()
+
+    def ok(self, method, params=None):
+        answer = self.call(method, params)
+        assert "error" not in answer, f"{method} failed: {answer}"
+        return answer["result"]
+
+    def pay(self, invoice):
+        return self.ok("sim_pay_invoice", {"invoice": invoice})
+
+    def set_latency(self, ms):
+        return self.ok("sim_set_latency", {"ms": hex(ms)})
+
+    def stop(self, timeout=15):
+        self.http.close()
+        return super().stop(timeout)
+
+
+class Daemon(Proc):
+    """fiberlinkd serve with a clean environment; ready once GET /healthz/live answers."""
+
+    def __init__(self, tmpdir, settings, name="fiberlinkd", args=("serve",), port=None):
+        """settings are FIBERLINK_* variables; FIBERLINK_LISTEN defaults to 127.0.0.1:port
+        (a free one unless given); a None value leaves a variable out."""
+        self.port = port or free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        merged = {"FIBERLINK_LISTEN": f"127.0.0.1:{self.port}"}
+        merged.update(settings)
+        self.settings = {k: v for k, v in merged.items() if v is not None}
+        self.shutdown_ms = int(self.settings.get("FIBERLINK_SHUTDOWN_TIMEOUT_MS", "10000"))
+        super().__init__([binary("fiberlinkd")] + list(args), clean_env(self.settings),
+                         os.path.join(tmpdir, f"{name}-{self.port}.log"))
+        try:
+            wait_until(self._live, 20, "fiberlinkd /healthz/live")
+            if not self.alive():
+                raise AssertionError(f"fiberlinkd exited ({self.proc.returncode}):\n" + self.log())
+        except BaseException:
+            self.kill()
+            raise
+
+    def _live(self):
+        if not self.alive():
+            return True
+        try:
+            return httpx.get(self.base + "/healthz/live", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop_checked(self):
+        """SIGTERM and require a clean exit (code 0) within the drain bound plus slack."""
+        rc = self.stop(timeout=self.shutdown_ms / 1000 + 10)
+        if rc != 0:
+            log = self.log()
+            # Sanitizer reports are long: show where the first one starts rather than only the tail.
+            start = max(0, min((i for i in (log.find("ERROR: AddressSanitizer"),
+                                             log.find("ERROR: LeakSanitizer"),
+                                             log.find("runtime error:")) if i >= 0),
+                               default=len(log) - 3000))
+            raise AssertionError(f"fiberlinkd exit code {rc} after SIGTERM (full log: "
+                                 f"{self.log_path}):\n{log[start:start + 3000]}")
+
+
+def sign(secret, ts, nonce, body):
+    msg = f"{ts}.{nonce}.".encode() + body
+    return hmac.new(secret.encode(), msg, hashlib.sha256).hexdigest()
+
+
+class Client:
+    """Signs and sends JSON-RPC calls to a daemon over HTTP/1.1 or h2c (prior knowledge).
+
+    Knobs on call()/raw() corrupt one aspect of the auth headers at a time:
+    app_id, secret, ts, nonce, signature (explicit value), upper (uppercase hex signature),
+    drop (iterable of header names to omit), sign=False (no auth headers at all)."""
+
+    def __init__(self, base, app_id, secret, http2=False, timeout=10):
+        self.base = base
+        self.app_id = app_id
+        self.secret = secret
+        self.http2 = http2
+        if http2:
+            self.http = httpx.Client(http1=False, http2=True, timeout=timeout * SLOW)
+        else:
+            self.http = httpx.Client(timeout=timeout * SLOW)
+
+    def close(self):
+        self.http.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def headers(self, body, app_id=None, secret=None, ts=None, nonce=None, signature=None,
+                upper=False, drop=()):
+        ts = str(int(time.time())) if ts is None else str(ts)
+        nonce = uuid.uuid4().hex if nonce is None else nonce
+        sig = signature if signature is not None else sign(secret or self.secret, ts, nonce, body)
+        if upper:
+            sig = sig.upper()
+        h = {"content-type": "application/json",
+             "x-app-id": self.app_id if app_id is None else app_id,
+             "x-ts": ts, "x-nonce": nonce, "x-signature": sig}
+        for name in drop:
+            h.pop(name, None)
+        return h
+
+    def raw(self, body, path="/rpc", sign=True, extra_headers=None, **knobs):
+        if isinstance(body, str):
+            body = body.encode()
+        h = self.headers(body, **knobs) if sign else {"content-type": "application/json"}
+        h.update(extra_headers or {})
+        return self.http.post(self.base + path, content=body, headers=h)
+
+    def call(self, method, params=None, id=1, path="/rpc", **knobs):
+        """Returns (httpx.Response, decoded JSON body)."""
+        req = {"jsonrpc": "2.0", "id": id, "method": method}
+        if params is not None:
+            req["params"] = params
+        r = self.raw(json.dumps(req), path=path, **knobs)
+        return r, r.json()
+
+    def result(self, method, params=None, **knobs):
+        r, j = self.call(method, params, **knobs)
+        assert r.status_code == 200, (r.status_code, r.text)
+        assert "error" not in j, f"{method} {params} → {j}"
+        return j["result"]
+
+    def error(self, method, params=None, **knobs):
+        r, j = self.call(method, params, **knobs)
+        assert r.status_code == 200, (r.status_code, r.text)
+        assert "result" not in j and "error" in j, f"{method} {params} expected an error: {j}"
+        return j["error"]
+
+
+def tip_params(**over):
+    p = {"postId": "p1", "fromUserId": "alice", "toUserId": "bob", "asset": "CKB",
+         "amount": "10.5", "message": "thanks", "topicId": "t1"}
+    p.update(over)
+    return {k: v for k, v in p.items() if v is not DROP}
+
+
+DROP = object()  # tip_params(field=DROP) leaves the field out
+
+
+class Db:
+    """One test database: its libpq conninfo, the app registered in it, and query helpers."""
+
+    def __init__(self, conninfo, app_id, secret):
+        self.url = conninfo
+        self.app_id = app_id
+        self.secret = secret
+
+    def rows(self, sql, params=()):
+        with psycopg.connect(self.url, autocommit=True) as c:
+            return c.execute(sql, params).fetchall()
+
+    def one(self, sql, params=()):
+        rows = self.rows(sql, params)
+        assert len(rows) == 1, (sql, rows)
+        return rows[0]
+
+    def settlement_transfers(self, tip_id):
+        return self.rows("SELECT t.amount, t.asset, a.kind, a.user_id, t.kind, t.ref::text "
+                         "FROM transfers t JOIN accounts a ON a.id = t.credit_account "
+                         "WHERE t.idempotency_key = %s", (f"settlement:tip:{tip_id}",))
+
+    def check_invariants(self):
+        """The ledger rules of ARCHITECTURE.md 3 that a scenario must never break."""
+        bad = self.rows("SELECT t.id, t.amount, count(x.id), coalesce(sum(x.amount), 0) "
+                        "FROM tips t LEFT JOIN transfers x ON x.kind = 'SETTLEMENT' "
+                        "AND x.idempotency_key = 'settlement:tip:' || t.id::text "
+                        "WHERE t.state = 'SETTLED' GROUP BY t.id, t.amount "
+                        "HAVING count(x.id) <> 1 OR coalesce(sum(x.amount), 0) <> t.amount")
+        assert not bad, f"SETTLED tips without exactly one exact settlement transfer: {bad}"
+        orphans = self.rows("SELECT x.id, x.idempotency_key FROM transfers x "
+                            "WHERE x.kind = 'SETTLEMENT' AND NOT EXISTS (SELECT 1 FROM tips t "
+                            "WHERE t.state = 'SETTLED' "
+                            "AND x.idempotency_key = 'settlement:tip:' || t.id::text)")
+        assert not orphans, f"settlement transfers without a SETTLED tip: {orphans}"
+        negative = self.rows(
+            "SELECT a.id, a.user_id, a.asset, "
+            "coalesce((SELECT sum(amount) FROM transfers WHERE credit_account = a.id), 0) - "
+            "coalesce((SELECT sum(amount) FROM transfers WHERE debit_account = a.id), 0) AS bal "
+            "FROM accounts a WHERE a.kind = 'USER'")
+        negative = [r for r in negative if r[3] < 0]
+        assert not negative, f"negative user balances: {negative}"
+        nonpositive = self.rows("SELECT id, amount FROM transfers WHERE amount <= 0")
+        assert not nonpositive, f"transfers with amount <= 0: {nonpositive}"
+        half = self.rows("SELECT id FROM tips WHERE state = 'UNPAID' "
+                         "AND (invoice IS NULL OR invoice = '' OR payment_hash IS NULL "
+                         "OR payment_hash = '')")
+        assert not half, f"UNPAID tips without invoice/payment hash: {half}"
+        uncreated = self.rows("SELECT t.id FROM tips t WHERE NOT EXISTS (SELECT 1 FROM tip_events e "
+                              "WHERE e.tip_id = t.id AND e.next_state = 'UNPAID')")
+        assert not uncreated, f"tips without their creation event: {uncreated}"
+
+
+def h2_burst(base, requests, path="/rpc", max_streams=100):
+    """Sends requests [(headers dict, body bytes)] as concurrent streams on one h2c connection
+    (prior knowledge) and returns [(status, decoded JSON)] in request order. httpx cannot be used
+    here: its threads may open stream ids out of order, which HTTP/2 forbids."""
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)), timeout=30 * SLOW)
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True,
+                                                                header_encoding="utf-8"))
+    conn.initiate_connection()
+    sock.sendall(conn.data_to_send())
+    queue = list(enumerate(requests))
+    index, status, body, results = {}, {}, {}, {}
+    try:
+        while len(results) < len(requests):
+            limit = min(max_streams, conn.remote_settings.max_concurrent_streams)
+            while queue and len(index) - len(results) < limit:
+                i, (headers, data) = queue.pop(0)
+                sid = conn.get_next_available_stream_id()
+                conn.send_headers(sid, [(":method", "POST"), (":scheme", "http"),
+                                        (":authority", f"{host}:{port}"), (":path", path),
+                                        ("content-length", str(len(data)))] +
+                                  [(k, v) for k, v in headers.items()])
+                conn.send_data(sid, data, end_stream=True)
+                index[sid] = i
+            sock.sendall(conn.data_to_send())
+            chunk = sock.recv(1 << 16)
+            assert chunk, "the server closed the h2 connection"
+            for ev in conn.receive_data(chunk):
+                if isinstance(ev, h2.events.ResponseReceived):
+                    status[ev.stream_id] = int(dict(ev.headers)[":status"])
+                elif isinstance(ev, h2.events.DataReceived):
+                    body[ev.stream_id] = body.get(ev.stream_id, b"") + ev.data
+                    conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                elif isinstance(ev, h2.events.StreamEnded):
+                    results[index[ev.stream_id]] = (status[ev.stream_id],
+                                                    json.loads(body.get(ev.stream_id, b"null")))
+                elif isinstance(ev, (h2.events.StreamReset, h2.events.ConnectionTerminated)):
+                    raise AssertionError(f"h2 error from the server: {ev}")
+            sock.sendall(conn.data_to_send())
+    finally:
+        sock.close()
+    return [results[i] for i in range(len(requests))]
+
+
+def signed_call(client, method, params, id=1):
+    """(headers, body) of a signed call, for h2_burst."""
+    body = json.dumps({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).encode()
+    return client.headers(body), body
