@@ -70,6 +70,7 @@ static const struct config_key keys[] = {
     STR_KEY(nonce_store, CONFIG_KIND_NONCE_STORE, 0),
     INT_KEY(shutdown_timeout_ms, 0, 600000),
     INT_KEY(tip_status_timeout_ms, 100, 60000),
+    INT_KEY(nonce_memory_max, 1000, 100000000),
     INT_KEY(poll_interval_ms, 10, 60000),
     INT_KEY(poll_min_delay_ms, 100, 600000),
     INT_KEY(poll_max_delay_ms, 100, 3600000),
@@ -140,6 +141,7 @@ void config_init(struct config *c)
     c->nonce_store = xstrdup("memory");
     c->shutdown_timeout_ms = 10000;
     c->tip_status_timeout_ms = 2000;
+    c->nonce_memory_max = 1000000;
     c->poll_interval_ms = 250;
     c->poll_min_delay_ms = 1000;
     c->poll_max_delay_ms = 30000;

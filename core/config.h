@@ -30,6 +30,7 @@ struct config {
     int usdi_decimals;               /* "usdi_decimals": 0..18, default 6 */
     char *log_level;                 /* "log_level": debug|info|warn|error, default info */
     char *nonce_store;               /* "nonce_store": memory (default); postgres comes with multi-daemon support */
+    int nonce_memory_max;            /* "nonce_memory_max": live nonces the memory store keeps, 1000..100000000, default 1000000 */
     int shutdown_timeout_ms;         /* "shutdown_timeout_ms": drain bound on SIGTERM, 0..600000, default 10000 */
     int tip_status_timeout_ms;       /* "tip_status_timeout_ms": node check bound in tip.status, 100..60000, default 2000 */
     /* invoice poller (timers/poller.c) */

@@ -25,7 +25,6 @@
 
 extern char **environ;
 
-#define NONCE_MEMORY_MAX 1000000
 #define DRAIN_POLL_SECONDS 0.02
 
 static const char usage[] =
@@ -156,7 +155,7 @@ static int serve(struct config *cfg)
         fprintf(stderr, "fiberlinkd: http: %s\n", err);
         goto fail;
     }
-    nonces = nonce_memory_new(NONCE_MEMORY_MAX);
+    nonces = nonce_memory_new((size_t)cfg->nonce_memory_max);
     struct rpc_env env = {
         .loop = &d.loop, .pg = d.pg, .fnn = d.fnn, .cfg = cfg, .assets = &assets};
     d.rpc = rpc_new(&env, nonces);

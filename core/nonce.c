@@ -1,6 +1,7 @@
-/* The in-memory nonce store. Entries expire in insertion order when the ttl is the same for all
- * (it is: the auth window), so a FIFO queue beside the hash map drops expired nonces in O(1)
- * amortised per insert and memory stays bounded by the request rate times the window. */
+/* The in-memory nonce store. Entries sit in a FIFO in arrival order beside the hash map; the
+ * head is dropped once it has expired. Expiry times differ a little between entries (they follow
+ * each request's timestamp), so an entry behind the head may outlive its expiry until the head
+ * goes: never dropped early, memory bounded by the request rate times the auth window. */
 #include "core/nonce.h"
 
 #include <stdlib.h>

@@ -188,6 +188,7 @@ static void on_nonce(void *ctx, enum nonce_result result)
         unauthorized(call, "nonce_replayed");
         break;
     case NONCE_FULL:
+        log_event(LOG_WARN, "rpc.nonce_store_full", "app_id=%s", call->app_id);
         rpc_reply_error(call, API_ERR_RATE_LIMITED, NULL, NULL);
         break;
     default:
@@ -219,9 +220,10 @@ static void authenticate(struct rpc_call *call, int found, const char *secret)
         unauthorized(call, why[ar]);
         return;
     }
-    /* A nonce must be remembered as long as its timestamp could still pass the window. */
+    /* A nonce must be remembered exactly as long as its timestamp still passes the window. */
+    int64_t ttl = ts + AUTH_WINDOW_SECONDS + 1 - now;
     enum nonce_result nr = nonce_store_use(call->rpc->nonces, call->app_id, h.nonce, h.nonce_len,
-                                           now, 2 * AUTH_WINDOW_SECONDS + 1, on_nonce, call);
+                                           now, ttl, on_nonce, call);
     if (nr != NONCE_PENDING)
         on_nonce(call, nr);
 }

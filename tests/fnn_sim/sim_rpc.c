@@ -215,7 +215,7 @@ static int get_bool(json_t *obj, const char *field, int *out, struct sim_rpc_err
 
 static int get_currency(json_t *obj, enum sim_currency *out, struct sim_rpc_error *err)
 {
-    const char *s;
+    const char *s = NULL;
     int r = get_string(obj, "currency", 1, &s, err);
     if (r < 0)
         return -1;
@@ -237,7 +237,7 @@ static int get_script(json_t *obj, const char *field, int *present, struct sim_u
     uint8_t code_hash[32];
     if (get_hash(v, "code_hash", 1, code_hash, err) < 0)
         return -1;
-    const char *ht, *args;
+    const char *ht = NULL, *args = NULL;
     if (get_string(v, "hash_type", 1, &ht, err) < 0 || get_string(v, "args", 1, &args, err) < 0)
         return -1;
     static const struct {
@@ -340,7 +340,7 @@ static int m_new_invoice(struct sim_store *s, json_t *obj, json_t **res, struct 
 {
     struct sim_invoice_data d = {.node = SIM_NODE_LOCAL, .has_amount = 1};
     uint8_t preimage[32], hash[32];
-    const char *desc, *alg;
+    const char *desc = NULL, *alg = NULL;
     int has_pre, has_hash, mpp, trampoline;
     uint64_t delta = SIM_MIN_FINAL_EXPIRY_DELTA;
 
@@ -432,7 +432,7 @@ static int m_get_invoice(struct sim_store *s, json_t *obj, json_t **res, struct 
 static int m_parse_invoice(struct sim_store *s, json_t *obj, json_t **res,
                            struct sim_rpc_error *err)
 {
-    const char *str;
+    const char *str = NULL;
     struct sim_invoice_data d;
     char why[160];
     if (get_string(obj, "invoice", 1, &str, err) < 0)
@@ -499,7 +499,7 @@ static int m_settle_invoice(struct sim_store *s, json_t *obj, json_t **res,
 static int m_send_payment(struct sim_store *s, json_t *obj, const struct sim_rpc_opts *opts,
                           json_t **res, struct sim_rpc_error *err)
 {
-    const char *invoice, *target;
+    const char *invoice = NULL, *target = NULL;
     uint8_t hash[32];
     uint64_t amount = 0, max_fee = 0;
     int has_amount, has_hash, has_max_fee, keysend, dry_run, self_ok, has_udt;
@@ -637,7 +637,7 @@ static int m_get_payment(struct sim_store *s, json_t *obj, json_t **res, struct 
 static int m_sim_pay_invoice(struct sim_store *s, json_t *obj, json_t **res,
                              struct sim_rpc_error *err)
 {
-    const char *str, *stage, *when;
+    const char *str = NULL, *stage = NULL, *when = NULL;
     uint8_t hash[32];
     int has_hash;
     if (get_string(obj, "invoice", 0, &str, err) < 0 ||
@@ -706,7 +706,7 @@ static int m_sim_new_external_invoice(struct sim_store *s, json_t *obj, json_t *
         .hash_alg_set = 1,
         .hash_alg = SIM_HASH_SHA256,
     };
-    const char *desc;
+    const char *desc = NULL;
     if (sim_rpc_uint(obj, "amount", 1, 1, &d.amount, err) < 0 ||
         sim_rpc_uint(obj, "expiry", 0, 1, &d.expiry_s, err) < 0 ||
         get_string(obj, "description", 0, &desc, err) < 0 ||
@@ -735,7 +735,7 @@ static int m_sim_new_external_invoice(struct sim_store *s, json_t *obj, json_t *
 static int m_sim_advance_clock(struct sim_store *s, json_t *obj, json_t **res,
                                struct sim_rpc_error *err)
 {
-    uint64_t secs;
+    uint64_t secs = 0;
     if (sim_rpc_uint(obj, "seconds", 1, 1, &secs, err) < 0)
         return -1;
     sim_store_advance(s, secs);

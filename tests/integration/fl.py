@@ -169,7 +169,8 @@ class Daemon(Proc):
         """settings are FIBERLINK_* variables; FIBERLINK_LISTEN defaults to 127.0.0.1:port
         (a free one unless given); a None value leaves a variable out."""
         self.port = port or free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        scheme = "https" if settings.get("FIBERLINK_TLS_CERT") else "http"
+        self.base = f"{scheme}://127.0.0.1:{self.port}"
         merged = {"FIBERLINK_LISTEN": f"127.0.0.1:{self.port}"}
         merged.update(settings)
         self.settings = {k: v for k, v in merged.items() if v is not None}
@@ -188,7 +189,8 @@ class Daemon(Proc):
         if not self.alive():
             return True
         try:
-            return httpx.get(self.base + "/healthz/live", timeout=1).status_code == 200
+            return httpx.get(self.base + "/healthz/live", timeout=1,
+                             verify=False).status_code == 200
         except httpx.HTTPError:
             return False
 
