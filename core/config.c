@@ -77,6 +77,20 @@ static const struct config_key keys[] = {
     INT_KEY(poll_batch, 1, 10000),
     INT_KEY(poll_max_inflight, 1, 1024),
     INT_KEY(poll_lease_ms, 1000, 600000),
+    STR_KEY(withdraw_assets, CONFIG_KIND_STRING, 0),
+    STR_KEY(withdraw_min, CONFIG_KIND_STRING, 0),
+    STR_KEY(withdraw_max_per_request, CONFIG_KIND_STRING, 0),
+    STR_KEY(withdraw_user_daily, CONFIG_KIND_STRING, 0),
+    STR_KEY(withdraw_app_daily, CONFIG_KIND_STRING, 0),
+    INT_KEY(withdraw_cooldown_seconds, 0, 86400 * 30),
+    STR_KEY(withdraw_max_fee, CONFIG_KIND_STRING, 0),
+    INT_KEY(withdraw_retry_budget, 0, 1000),
+    INT_KEY(withdraw_retry_base_ms, 10, 3600000),
+    INT_KEY(withdraw_retry_max_ms, 10, 86400000),
+    INT_KEY(withdraw_interval_ms, 10, 60000),
+    INT_KEY(withdraw_batch, 1, 10000),
+    INT_KEY(withdraw_lease_ms, 1000, 3600000),
+    INT_KEY(withdraw_payment_poll_ms, 10, 60000),
 };
 
 static const struct config_key *key_find(const char *name)
@@ -148,6 +162,20 @@ void config_init(struct config *c)
     c->poll_batch = 200;
     c->poll_max_inflight = 32;
     c->poll_lease_ms = 30000;
+    c->withdraw_assets = xstrdup("CKB,USDI");
+    c->withdraw_min = xstrdup("1");
+    c->withdraw_max_per_request = xstrdup("100000");
+    c->withdraw_user_daily = xstrdup("1000000");
+    c->withdraw_app_daily = xstrdup("100000000");
+    c->withdraw_cooldown_seconds = 0;
+    c->withdraw_max_fee = xstrdup("1");
+    c->withdraw_retry_budget = 5;
+    c->withdraw_retry_base_ms = 2000;
+    c->withdraw_retry_max_ms = 300000;
+    c->withdraw_interval_ms = 500;
+    c->withdraw_batch = 50;
+    c->withdraw_lease_ms = 60000;
+    c->withdraw_payment_poll_ms = 500;
 }
 
 void config_dispose(struct config *c)

@@ -40,6 +40,22 @@ struct config {
     int poll_batch;                  /* "poll_batch": tips claimed per run, 1..10000, default 200 */
     int poll_max_inflight;           /* "poll_max_inflight": node calls in flight for polling, 1..1024, default 32 */
     int poll_lease_ms;               /* "poll_lease_ms": claim lease (other daemons skip the tip), 1000..600000, default 30000 */
+    /* withdrawals: policy defaults for apps without a withdrawal_policies row (amounts are decimal
+     * strings in whole units of each asset), and the runner (timers/withdrawals.c) */
+    char *withdraw_assets;           /* "withdraw_assets": comma list of assets withdrawable by default, default "CKB,USDI" */
+    char *withdraw_min;              /* "withdraw_min": minimum per request, default "1" */
+    char *withdraw_max_per_request;  /* "withdraw_max_per_request": default "100000" */
+    char *withdraw_user_daily;       /* "withdraw_user_daily": per user, rolling 24 h, default "1000000" */
+    char *withdraw_app_daily;        /* "withdraw_app_daily": per app, rolling 24 h, default "100000000" */
+    int withdraw_cooldown_seconds;   /* "withdraw_cooldown_seconds": between a user's withdrawals, 0..2592000, default 0 */
+    char *withdraw_max_fee;          /* "withdraw_max_fee": routing fee cap per payment, default "1" */
+    int withdraw_retry_budget;       /* "withdraw_retry_budget": retries after transient trouble, 0..1000, default 5 */
+    int withdraw_retry_base_ms;      /* "withdraw_retry_base_ms": first retry delay, doubling, default 2000 */
+    int withdraw_retry_max_ms;       /* "withdraw_retry_max_ms": retry delay cap, default 300000 */
+    int withdraw_interval_ms;        /* "withdraw_interval_ms": runner claim interval, default 500 */
+    int withdraw_batch;              /* "withdraw_batch": withdrawals claimed per run, default 50 */
+    int withdraw_lease_ms;           /* "withdraw_lease_ms": claim lease, default 60000 */
+    int withdraw_payment_poll_ms;    /* "withdraw_payment_poll_ms": get_payment polling interval, default 500 */
 };
 
 /* Fills defaults. */
