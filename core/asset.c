@@ -40,3 +40,8 @@ const struct asset *asset_find(const struct asset_table *t, const char *code, in
     }
     return NULL;
 }
+
+int asset_decimals(const struct asset_table *t, const char *code)
+{
+    return strcmp(code, t->usdi.code) == 0 ? t->usdi.decimals : t->ckb.decimals;
+}

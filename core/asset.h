@@ -24,4 +24,8 @@ void asset_table_dispose(struct asset_table *t);
  * names an asset the hub knows at all (so callers can tell "unknown" from "not allowed"). */
 const struct asset *asset_find(const struct asset_table *t, const char *code, int *known);
 
+/* Decimals of an asset code as stored in the ledger, whether or not the asset is enabled now
+ * (a USDI tip stays USDI after USDI is switched off); CKB's for an unknown code. */
+int asset_decimals(const struct asset_table *t, const char *code);
+
 #endif

@@ -15,6 +15,8 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/nonce.h"
+#include "handlers/dashboard.h"
+#include "handlers/feed.h"
 #include "handlers/health.h"
 #include "handlers/rpc.h"
 #include "handlers/tips.h"
@@ -161,6 +163,8 @@ static int serve(struct config *cfg)
     d.rpc = rpc_new(&env, nonces);
     health_register(d.rpc, d.http, &env);
     tips_register(d.rpc);
+    feed_register(d.rpc);
+    dashboard_register(d.rpc);
     http_server_route(d.http, "POST", "/rpc", rpc_handle_http, d.rpc);
     d.poller = poller_new(d.loop.ev, d.pg, d.fnn, cfg);
     if (http_server_start(d.http, err, sizeof err) != 0) {

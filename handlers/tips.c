@@ -53,13 +53,6 @@ static json_t *json_string_or_null(const char *s)
     return s != NULL ? json_string(s) : json_null();
 }
 
-static const struct asset *tip_asset(const struct rpc_call *call, const char *code)
-{
-    int known;
-    const struct asset *a = asset_find(call->env->assets, code, &known);
-    return a != NULL ? a : &call->env->assets->ckb;
-}
-
 static json_t *amount_json(int64_t v, int decimals)
 {
     char buf[40];
@@ -293,8 +286,8 @@ static int create_parse(struct tip_create *tc)
         snprintf(pe.message, sizeof pe.message, "amount %s", amount_err_text(ae));
         goto invalid;
     }
-    if (jsonrpc_param_opt_string(p, "message", 0, 4 * TIP_MESSAGE_MAX_CHARS + 64, &message,
-                                 &pe) != 0)
+    if (jsonrpc_param_opt_string(p, "message", 0, 4 * TIP_MESSAGE_MAX_CHARS + 64, &message, &pe) !=
+        0)
         goto invalid;
     tc->message = trim_dup(message);
     if (tc->message != NULL &&
@@ -326,8 +319,8 @@ invalid:
 static void create_fingerprint(struct tip_create *tc)
 {
     json_t *j = json_pack("[s, o, s, s, s, I, o]", tc->post_id, json_string_or_null(tc->topic_id),
-                          tc->from_user_id, tc->to_user_id, tc->asset->code,
-                          (json_int_t)tc->amount, json_string_or_null(tc->message));
+                          tc->from_user_id, tc->to_user_id, tc->asset->code, (json_int_t)tc->amount,
+                          json_string_or_null(tc->message));
     char *s = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     uint8_t h[CRYPTO_SHA256_LEN];
@@ -395,11 +388,10 @@ struct tip_status {
 
 static json_t *status_json(const struct rpc_call *call, const struct tip *t)
 {
-    const struct asset *a = tip_asset(call, t->asset);
     return json_pack("{s:s, s:s, s:o, s:s, s:o, s:s, s:o}", "state", t->state, "asset", t->asset,
-                     "amount", amount_json(t->amount, a->decimals), "tipId", t->id, "settledAt",
-                     json_string_or_null(t->settled_at), "expiresAt", t->expires_at,
-                     "failureReason", json_string_or_null(t->failure_reason));
+                     "amount", amount_json(t->amount, asset_decimals(call->env->assets, t->asset)),
+                     "tipId", t->id, "settledAt", json_string_or_null(t->settled_at), "expiresAt",
+                     t->expires_at, "failureReason", json_string_or_null(t->failure_reason));
 }
 
 static void status_finish(struct tip_status *ts, json_t *answer)

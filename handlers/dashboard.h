@@ -1,0 +1,37 @@
+/* dashboard.summary: one user's balances per asset (available from the ledger, pending from open
+ * incoming invoices, locked by withdrawals in flight), counts of the tips they received, and
+ * their recent tips in both directions. Withdrawals and the admin block come with later issues:
+ * their params are accepted and checked now, because the forum plugin always sends them.
+ *
+ * The params check is a pure function, exposed for the unit tests. */
+#ifndef FL_HANDLERS_DASHBOARD_H
+#define FL_HANDLERS_DASHBOARD_H
+
+#include <jansson.h>
+
+#include "core/jsonrpc.h"
+#include "handlers/rpc.h"
+
+#define DASHBOARD_LIMIT_DEFAULT 20
+#define DASHBOARD_LIMIT_MAX 50
+#define DASHBOARD_USER_ID_MAX 128
+
+struct dashboard_params {
+    const char *user_id; /* borrowed from params */
+    int limit;
+    int include_admin;
+    /* The filters as given ("ALL" when absent or null); a tip or withdrawal state, or "ALL". */
+    const char *settlement_state; /* "ALL" | "UNPAID" | "SETTLED" | "FAILED" */
+    const char *withdrawal_state; /* "ALL" | "PENDING" | "PROCESSING" | "RETRY_PENDING" |
+                                     "COMPLETED" | "FAILED" */
+};
+
+void dashboard_register(struct rpc *rpc);
+
+/* Validates params in the documented order. Returns 0 with out filled (filter values point to
+ * static strings), or -1 with err naming the field: "userId", "limit", "includeAdmin", "filters",
+ * "filters.withdrawalState" or "filters.settlementState". */
+int dashboard_parse_params(json_t *params, struct dashboard_params *out,
+                           struct jsonrpc_param_error *err);
+
+#endif

@@ -1,0 +1,59 @@
+/* The figures and the tip list behind dashboard.summary, for one user of one app. Balances come
+ * from the ledger (credits minus debits on the user's accounts), never from a stored column;
+ * pending is what the user's open incoming invoices would add once paid. */
+#ifndef FL_STORAGE_DASHBOARD_H
+#define FL_STORAGE_DASHBOARD_H
+
+#include <stdint.h>
+
+#include "storage/pg.h"
+
+/* One asset the user has any activity in (a ledger account or a tip either way); CKB is always
+ * reported, first. All in base units. */
+struct dashboard_balance {
+    const char *asset;
+    int64_t available; /* ledger balance of the USER account */
+    int64_t pending;   /* sum of UNPAID incoming tips, node status Received included */
+    int64_t locked;    /* withdrawals in flight (0 until withdrawals exist) */
+};
+
+/* The user's incoming tips counted by state, and the database's clock when the figures were
+ * read (ISO-8601 UTC with microseconds). */
+struct dashboard_totals {
+    int64_t pending_count;   /* UNPAID */
+    int64_t completed_count; /* SETTLED */
+    int64_t failed_count;    /* FAILED */
+    const char *generated_at;
+};
+
+/* Strings are borrowed from the result (valid during the callback only). balances and totals
+ * are NULL unless outcome is PG_OK. */
+typedef void (*dashboard_figures_cb)(void *ctx, enum pg_outcome outcome,
+                                     const struct dashboard_balance *balances, int n,
+                                     const struct dashboard_totals *totals);
+/* One statement: balances per asset and the incoming-tip counts from one snapshot. */
+struct pg_query *dashboard_figures(struct pg_pool *pool, const char *app_id, const char *user_id,
+                                   dashboard_figures_cb cb, void *ctx);
+
+/* One of the user's tips, seen from the user's side. */
+struct dashboard_tip {
+    const char *id;
+    const char *invoice;
+    const char *post_id;
+    const char *asset;
+    int64_t amount;        /* base units */
+    const char *state;     /* "UNPAID" | "SETTLED" | "FAILED" */
+    const char *direction; /* "IN" (user is the recipient) | "OUT" */
+    const char *counterparty_user_id;
+    const char *message; /* NULL when none */
+    const char *created_at;
+    const char *settled_at; /* NULL unless SETTLED */
+};
+typedef void (*dashboard_tips_cb)(void *ctx, enum pg_outcome outcome,
+                                  const struct dashboard_tip *tips, int n);
+/* The user's tips in both directions, newest first (created_at, then id), at most limit;
+ * state NULL lists every state, else only that one. */
+struct pg_query *dashboard_tips(struct pg_pool *pool, const char *app_id, const char *user_id,
+                                const char *state, int limit, dashboard_tips_cb cb, void *ctx);
+
+#endif
