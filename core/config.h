@@ -29,7 +29,7 @@ struct config {
     char *usdi_udt_type_script_json; /* "usdi_udt_type_script_json": {"code_hash","hash_type","args"}; empty = USDI not allowed */
     int usdi_decimals;               /* "usdi_decimals": 0..18, default 6 */
     char *log_level;                 /* "log_level": debug|info|warn|error, default info */
-    char *nonce_store;               /* "nonce_store": memory (default); postgres comes with multi-daemon support */
+    char *nonce_store;               /* "nonce_store": memory (default) | postgres (shared by several daemons, storage/nonces.h) */
     int nonce_memory_max;            /* "nonce_memory_max": live nonces the memory store keeps, 1000..100000000, default 1000000 */
     int shutdown_timeout_ms;         /* "shutdown_timeout_ms": drain bound on SIGTERM, 0..600000, default 10000 */
     int tip_status_timeout_ms;       /* "tip_status_timeout_ms": node check bound in tip.status, 100..60000, default 2000 */

@@ -51,6 +51,7 @@ struct http_server {
     struct http_route routes[HTTP_MAX_ROUTES];
     int nroutes;
     unsigned inflight;
+    int shutdown_requested;
 };
 
 /* Counts a request until its pool is torn down (answered and sent, or the client left). */
@@ -247,6 +248,10 @@ int http_server_start(struct http_server *s, char *err, size_t errsz)
 
 void http_server_stop_accepting(struct http_server *s)
 {
+    if (!s->shutdown_requested) {
+        s->shutdown_requested = 1;
+        h2o_context_request_shutdown(&s->ctx);
+    }
     for (int i = 0; i < s->nlisteners; i++) {
         struct http_listener *l = &s->listeners[i];
         if (l->sock != NULL) {
@@ -256,6 +261,32 @@ void http_server_stop_accepting(struct http_server *s)
             l->fd = -1;
         }
     }
+}
+
+static unsigned list_length(const h2o_linklist_t *anchor)
+{
+    unsigned n = 0;
+    for (const h2o_linklist_t *l = anchor->next; l != anchor; l = l->next)
+        n++;
+    return n;
+}
+
+unsigned http_server_connections(const struct http_server *s)
+{
+    return list_length(&s->ctx.http1._conns) + list_length(&s->ctx.http2._conns);
+}
+
+/* h2o_context_dispose asserts that none of the context's timeouts holds an entry. */
+static int context_quiet(h2o_context_t *c)
+{
+    h2o_timeout_t *t[] = {&c->zero_timeout,      &c->one_sec_timeout,
+                                &c->hundred_ms_timeout, &c->handshake_timeout,
+                                &c->http1.req_timeout, &c->http2.idle_timeout,
+                                &c->http2.graceful_shutdown_timeout};
+    for (size_t i = 0; i < FL_ARRAY_LEN(t); i++)
+        if (!h2o_linklist_is_empty(&t[i]->_entries))
+            return 0;
+    return 1;
 }
 
 unsigned http_server_inflight(const struct http_server *s)
@@ -279,10 +310,15 @@ void http_server_free(struct http_server *s)
         free(s->routes[i].method);
         free(s->routes[i].path);
     }
-    /* Idle keep-alive connections may still be open; h2o closes nothing of theirs here, and the
-     * process exits next, so only the context's own allocations are returned. */
-    h2o_context_dispose(&s->ctx);
-    h2o_config_dispose(&s->globalconf);
+    /* With connections still open (the drain timed out) h2o cannot dispose its context; the
+     * process exits next anyway. */
+    if (http_server_connections(s) == 0 && context_quiet(&s->ctx)) {
+        h2o_context_dispose(&s->ctx);
+        h2o_config_dispose(&s->globalconf);
+    } else {
+        log_event(LOG_WARN, "http.dispose_skipped", "connections=%u",
+                  http_server_connections(s));
+    }
     if (s->ssl_ctx != NULL)
         SSL_CTX_free(s->ssl_ctx);
     free(s);

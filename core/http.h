@@ -33,12 +33,17 @@ void http_server_route(struct http_server *s, const char *method, const char *pa
                        http_handler_fn fn, void *data);
 /* Binds and listens on every configured address; returns 0 or -1 with a message in err. */
 int http_server_start(struct http_server *s, char *err, size_t errsz);
-/* Closes the listening sockets (graceful shutdown: existing connections keep being served). */
+/* Graceful shutdown: closes the listening sockets and asks every connection to finish (idle
+ * HTTP/1.1 connections close, HTTP/2 ones get GOAWAY and close once their streams are done). */
 void http_server_stop_accepting(struct http_server *s);
+/* Client connections still open. */
+unsigned http_server_connections(const struct http_server *s);
 /* Requests received and not yet answered (or disposed). */
 unsigned http_server_inflight(const struct http_server *s);
 /* Port the n-th listener bound to (useful with port 0). */
 int http_server_port(const struct http_server *s, int n);
+/* Frees the server; h2o's context is disposed only once no connection is left (h2o asserts
+ * otherwise), which the drain on SIGTERM waits for. */
 void http_server_free(struct http_server *s);
 
 /* Answer helpers: body is copied into the request's pool; content-length is always set. */

@@ -22,7 +22,9 @@
 #include "handlers/tips.h"
 #include "storage/apps.h"
 #include "storage/migrate.h"
+#include "storage/nonces.h"
 #include "storage/pg.h"
+#include "storage/reconcile.h"
 #include "timers/poller.h"
 
 extern char **environ;
@@ -37,6 +39,8 @@ static const char usage[] =
     "commands:\n"
     "  serve                              run the daemon (default)\n"
     "  migrate                            apply pending database migrations\n"
+    "  reconcile [--check-node]           check the ledger invariants; exit 0 clean,\n"
+    "                                     2 findings (printed), 1 error\n"
     "  app create --app-id ID [--secret S]  register a forum app; prints its secret once\n"
     "\n"
     "options:\n"
@@ -64,17 +68,19 @@ static void drain_tick(struct ev_loop *ev, ev_timer *w, int revents)
 {
     struct daemon *d = container_of(w, struct daemon, drain);
     unsigned calls = rpc_inflight(d->rpc), reqs = http_server_inflight(d->http);
+    unsigned conns = http_server_connections(d->http);
     unsigned queries = pg_pool_pending(d->pg), node = fnn_client_inflight(d->fnn);
     unsigned checks = poller_inflight(d->poller);
-    if (calls == 0 && reqs == 0 && queries == 0 && node == 0 && checks == 0) {
+    if (calls == 0 && reqs == 0 && conns == 0 && queries == 0 && node == 0 && checks == 0) {
         log_event(LOG_INFO, "serve.drained", NULL);
         ev_break(ev, EVBREAK_ALL);
         return;
     }
     if (ev_now(ev) >= d->drain_deadline) {
         log_event(LOG_WARN, "serve.drain_timeout",
-                  "rpc_calls=%u http_requests=%u db_queries=%u node_calls=%u tip_checks=%u", calls,
-                  reqs, queries, node, checks);
+                  "rpc_calls=%u http_requests=%u connections=%u db_queries=%u node_calls=%u "
+                  "tip_checks=%u",
+                  calls, reqs, conns, queries, node, checks);
         ev_break(ev, EVBREAK_ALL);
     }
 }
@@ -118,12 +124,6 @@ static int serve(struct config *cfg)
         fprintf(stderr, "fiberlinkd: %s\n", err);
         return 1;
     }
-    if (strcmp(cfg->nonce_store, "memory") != 0) {
-        fprintf(stderr, "fiberlinkd: nonce_store '%s' is not available in this version; use "
-                        "'memory'\n",
-                cfg->nonce_store);
-        return 1;
-    }
     signal(SIGPIPE, SIG_IGN);
     fault_init();
     if (loop_init(&d.loop) != 0)
@@ -157,7 +157,12 @@ static int serve(struct config *cfg)
         fprintf(stderr, "fiberlinkd: http: %s\n", err);
         goto fail;
     }
-    nonces = nonce_memory_new((size_t)cfg->nonce_memory_max);
+    /* Several daemons on one database must share their nonces, or a replay to another one
+     * passes (config.c accepts only these two values). */
+    if (strcmp(cfg->nonce_store, "postgres") == 0)
+        nonces = nonces_new(d.loop.ev, d.pg);
+    else
+        nonces = nonce_memory_new((size_t)cfg->nonce_memory_max);
     struct rpc_env env = {
         .loop = &d.loop, .pg = d.pg, .fnn = d.fnn, .cfg = cfg, .assets = &assets};
     d.rpc = rpc_new(&env, nonces);
@@ -270,6 +275,8 @@ int main(int argc, char **argv)
         rc = serve(&cfg);
     else if (strcmp(cmd, "migrate") == 0 && nargs == 1)
         rc = migrate_run(cfg.database_url) == 0 ? 0 : 1;
+    else if (strcmp(cmd, "reconcile") == 0)
+        rc = (int)reconcile_command(&cfg, nargs - 1, args + 1);
     else if (strcmp(cmd, "app") == 0 && nargs >= 2 && strcmp(args[1], "create") == 0)
         rc = app_create(&cfg, nargs - 2, args + 2);
     else {
