@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/amount.h"
+#include "core/ids.h"
 #include "core/log.h"
 #include "core/mem.h"
 
@@ -85,19 +86,6 @@ int feed_timestamp_valid(const char *s)
     return off_minute >= 0 && off_minute <= 59 && *p == '\0';
 }
 
-int feed_uuid_valid(const char *s)
-{
-    for (int i = 0; i < 36; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return 0;
-        } else if (!isxdigit((unsigned char)s[i])) {
-            return 0; /* also stops at a NUL before 36 characters */
-        }
-    }
-    return s[36] == '\0';
-}
-
 int feed_parse_after(json_t *params, struct feed_cursor *out, int *present,
                      struct jsonrpc_param_error *err)
 {
@@ -120,7 +108,7 @@ int feed_parse_after(json_t *params, struct feed_cursor *out, int *present,
         return -1;
     }
     json_t *id = json_object_get(after, "id");
-    if (!json_is_string(id) || !feed_uuid_valid(json_string_value(id))) {
+    if (!json_is_string(id) || !ids_uuid_valid(json_string_value(id))) {
         err->field = "after.id";
         snprintf(err->message, sizeof err->message,
                  "after.id must be a tip id (uuid) as returned in tipIntentId");

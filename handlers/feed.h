@@ -25,9 +25,6 @@ void feed_register(struct rpc *rpc);
  * Calendar fields are range-checked, leap years included. */
 int feed_timestamp_valid(const char *s);
 
-/* 1 when s is a uuid in its canonical 8-4-4-4-12 hex form (either case). */
-int feed_uuid_valid(const char *s);
-
 /* Reads params.after. Returns 0 with *present = 0 when it is absent or null, 0 with *present = 1
  * and out filled (strings borrowed from params) when valid, or -1 with err naming "after",
  * "after.settledAt" or "after.id". */

@@ -11,6 +11,7 @@
 
 #include "core/amount.h"
 #include "core/crypto.h"
+#include "core/ids.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "storage/tips.h"
@@ -23,30 +24,6 @@ static const char NODE_UNAVAILABLE[] = "Fiber node unavailable";
 static const char DB_UNAVAILABLE[] = "Database unavailable";
 
 /* ---- shared helpers ---- */
-
-static void uuid_format(uint8_t b[16], int version, char out[37])
-{
-    b[6] = (uint8_t)((b[6] & 0x0f) | (version << 4));
-    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-    char hex[33];
-    hex_encode(b, 16, hex);
-    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
-}
-
-static int uuid_valid(const char *s)
-{
-    if (strlen(s) != 36)
-        return 0;
-    for (int i = 0; i < 36; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return 0;
-        } else if (!isxdigit((unsigned char)s[i])) {
-            return 0;
-        }
-    }
-    return 1;
-}
 
 static json_t *json_string_or_null(const char *s)
 {
@@ -65,10 +42,7 @@ static json_t *amount_json(int64_t v, int decimals)
 
 struct tip_create {
     struct rpc_call *call;
-    const struct asset *asset;
-    int64_t amount;
-    const char *post_id, *from_user_id, *to_user_id, *topic_id, *client_request_id;
-    char *message; /* trimmed copy, NULL when blank */
+    struct tip_create_params p;
     char tip_id[37];
     char request_hash[65];
     char payment_hash[67];
@@ -80,7 +54,7 @@ struct tip_create {
 static void create_free(struct tip_create *tc)
 {
     crypto_cleanse(tc->preimage, sizeof tc->preimage);
-    free(tc->message);
+    tips_create_params_dispose(&tc->p);
     free(tc->invoice);
     free(tc);
 }
@@ -122,15 +96,15 @@ static void store_tip(struct tip_create *tc)
     struct tip_new n = {
         .id = tc->tip_id,
         .app_id = tc->call->app_id,
-        .client_request_id = tc->client_request_id,
+        .client_request_id = tc->p.client_request_id,
         .request_hash = tc->request_hash,
-        .post_id = tc->post_id,
-        .topic_id = tc->topic_id,
-        .from_user_id = tc->from_user_id,
-        .to_user_id = tc->to_user_id,
-        .asset = tc->asset->code,
-        .amount = tc->amount,
-        .message = tc->message,
+        .post_id = tc->p.post_id,
+        .topic_id = tc->p.topic_id,
+        .from_user_id = tc->p.from_user_id,
+        .to_user_id = tc->p.to_user_id,
+        .asset = tc->p.asset->code,
+        .amount = tc->p.amount,
+        .message = tc->p.message,
         .invoice = tc->invoice,
         .payment_hash = tc->payment_hash,
         .expires_at_unix = tc->expires_at,
@@ -152,7 +126,7 @@ static int take_invoice(struct tip_create *tc, json_t *result)
         log_event(LOG_ERROR, "tip.create.hash_mismatch", "tip_id=%s", tc->tip_id);
         return -1;
     }
-    if (!inv.has_amount || inv.amount != (uint64_t)tc->amount)
+    if (!inv.has_amount || inv.amount != (uint64_t)tc->p.amount)
         return 1;
     tc->invoice = xstrdup(inv.invoice_address);
     tc->expires_at = inv.has_expiry ? (int64_t)(inv.timestamp_ms / 1000 + inv.expiry_s)
@@ -206,14 +180,14 @@ static void request_invoice(struct tip_create *tc)
 {
     const struct rpc_env *env = tc->call->env;
     char amount[24], expiry[24];
-    u128hex_encode((uint64_t)tc->amount, amount);
+    u128hex_encode((uint64_t)tc->p.amount, amount);
     u128hex_encode((uint64_t)env->cfg->invoice_expiry, expiry);
     json_t *p = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "amount", amount, "currency",
                           env->cfg->fnn_currency, "description",
-                          tc->message != NULL ? tc->message : "Fiber Link tip", "expiry", expiry,
-                          "payment_preimage", tc->preimage, "hash_algorithm", "sha256");
-    if (tc->asset->udt_type_script != NULL)
-        json_object_set_new(p, "udt_type_script", json_deep_copy(tc->asset->udt_type_script));
+                          tc->p.message != NULL ? tc->p.message : "Fiber Link tip", "expiry",
+                          expiry, "payment_preimage", tc->preimage, "hash_algorithm", "sha256");
+    if (tc->p.asset->udt_type_script != NULL)
+        json_object_set_new(p, "udt_type_script", json_deep_copy(tc->p.asset->udt_type_script));
     fnn_call(env->fnn, "new_invoice", p, 0, on_new_invoice, tc);
 }
 
@@ -248,79 +222,85 @@ static char *trim_dup(const char *s)
     return len > 0 ? xstrndup(s, len) : NULL;
 }
 
-/* Validates params in the documented order; on error replies and returns -1. */
-static int create_parse(struct tip_create *tc)
+int tips_parse_create(json_t *p, const struct asset_table *assets, struct tip_create_params *out,
+                      struct jsonrpc_param_error *pe, const char **reason)
 {
-    struct rpc_call *call = tc->call;
-    struct jsonrpc_param_error pe = {0};
-    json_t *p = call->params;
     const char *asset_code = NULL, *message = NULL;
-
-    if (jsonrpc_param_string(p, "postId", 1, TIP_FIELD_MAX, &tc->post_id, &pe) != 0 ||
-        jsonrpc_param_string(p, "fromUserId", 1, TIP_FIELD_MAX, &tc->from_user_id, &pe) != 0 ||
-        jsonrpc_param_string(p, "toUserId", 1, TIP_FIELD_MAX, &tc->to_user_id, &pe) != 0 ||
-        jsonrpc_param_string(p, "asset", 1, 16, &asset_code, &pe) != 0)
-        goto invalid;
+    memset(out, 0, sizeof *out);
+    *reason = NULL;
+    if (jsonrpc_param_string(p, "postId", 1, TIP_FIELD_MAX, &out->post_id, pe) != 0 ||
+        jsonrpc_param_string(p, "fromUserId", 1, TIP_FIELD_MAX, &out->from_user_id, pe) != 0 ||
+        jsonrpc_param_string(p, "toUserId", 1, TIP_FIELD_MAX, &out->to_user_id, pe) != 0 ||
+        jsonrpc_param_string(p, "asset", 1, 16, &asset_code, pe) != 0)
+        return -1;
     int known;
-    tc->asset = asset_find(call->env->assets, asset_code, &known);
-    if (tc->asset == NULL) {
-        pe.field = "asset";
+    out->asset = asset_find(assets, asset_code, &known);
+    if (out->asset == NULL) {
+        pe->field = "asset";
         if (known)
-            snprintf(pe.message, sizeof pe.message, "asset %s is not enabled on this hub",
+            snprintf(pe->message, sizeof pe->message, "asset %s is not enabled on this hub",
                      asset_code);
         else
-            snprintf(pe.message, sizeof pe.message, "asset must be CKB or USDI");
-        rpc_reply_param_error(call, &pe, "ASSET_NOT_ALLOWED");
+            snprintf(pe->message, sizeof pe->message, "asset must be CKB or USDI");
+        *reason = "ASSET_NOT_ALLOWED";
         return -1;
     }
     json_t *amount = json_object_get(p, "amount");
     if (!json_is_string(amount)) {
-        pe.field = "amount";
-        snprintf(pe.message, sizeof pe.message, "amount must be a decimal string such as \"10.5\"");
-        goto invalid;
-    }
-    enum amount_err ae = amount_parse(json_string_value(amount), json_string_length(amount),
-                                      tc->asset->decimals, &tc->amount);
-    if (ae != AMOUNT_OK) {
-        pe.field = "amount";
-        snprintf(pe.message, sizeof pe.message, "amount %s", amount_err_text(ae));
-        goto invalid;
-    }
-    if (jsonrpc_param_opt_string(p, "message", 0, 4 * TIP_MESSAGE_MAX_CHARS + 64, &message, &pe) !=
-        0)
-        goto invalid;
-    tc->message = trim_dup(message);
-    if (tc->message != NULL &&
-        jsonrpc_utf8_chars(tc->message, strlen(tc->message)) > TIP_MESSAGE_MAX_CHARS) {
-        pe.field = "message";
-        snprintf(pe.message, sizeof pe.message, "message must be at most %d characters",
-                 TIP_MESSAGE_MAX_CHARS);
-        goto invalid;
-    }
-    if (jsonrpc_param_opt_string(p, "topicId", 0, TIP_FIELD_MAX, &tc->topic_id, &pe) != 0 ||
-        jsonrpc_param_opt_string(p, "clientRequestId", 1, TIP_FIELD_MAX, &tc->client_request_id,
-                                 &pe) != 0)
-        goto invalid;
-    if (tc->topic_id != NULL && tc->topic_id[0] == '\0')
-        tc->topic_id = NULL;
-    if (strcmp(tc->from_user_id, tc->to_user_id) == 0) {
-        pe.field = "toUserId";
-        snprintf(pe.message, sizeof pe.message, "self tips are not allowed");
-        rpc_reply_param_error(call, &pe, "SELF_TIP");
+        pe->field = "amount";
+        snprintf(pe->message, sizeof pe->message,
+                 "amount must be a decimal string such as \"10.5\"");
         return -1;
     }
+    enum amount_err ae = amount_parse(json_string_value(amount), json_string_length(amount),
+                                      out->asset->decimals, &out->amount);
+    if (ae != AMOUNT_OK) {
+        pe->field = "amount";
+        snprintf(pe->message, sizeof pe->message, "amount %s", amount_err_text(ae));
+        return -1;
+    }
+    if (jsonrpc_param_opt_string(p, "message", 0, 4 * TIP_MESSAGE_MAX_CHARS + 64, &message, pe) !=
+        0)
+        return -1;
+    out->message = trim_dup(message);
+    if (out->message != NULL &&
+        jsonrpc_utf8_chars(out->message, strlen(out->message)) > TIP_MESSAGE_MAX_CHARS) {
+        pe->field = "message";
+        snprintf(pe->message, sizeof pe->message, "message must be at most %d characters",
+                 TIP_MESSAGE_MAX_CHARS);
+        goto fail;
+    }
+    if (jsonrpc_param_opt_string(p, "topicId", 0, TIP_FIELD_MAX, &out->topic_id, pe) != 0 ||
+        jsonrpc_param_opt_string(p, "clientRequestId", 1, TIP_FIELD_MAX, &out->client_request_id,
+                                 pe) != 0)
+        goto fail;
+    if (out->topic_id != NULL && out->topic_id[0] == '\0')
+        out->topic_id = NULL;
+    if (strcmp(out->from_user_id, out->to_user_id) == 0) {
+        pe->field = "toUserId";
+        snprintf(pe->message, sizeof pe->message, "self tips are not allowed");
+        *reason = "SELF_TIP";
+        goto fail;
+    }
     return 0;
-invalid:
-    rpc_reply_param_error(call, &pe, NULL);
+fail:
+    tips_create_params_dispose(out);
     return -1;
+}
+
+void tips_create_params_dispose(struct tip_create_params *p)
+{
+    free(p->message);
+    p->message = NULL;
 }
 
 /* Fingerprint of what the caller asked for, compared when a clientRequestId comes back. */
 static void create_fingerprint(struct tip_create *tc)
 {
-    json_t *j = json_pack("[s, o, s, s, s, I, o]", tc->post_id, json_string_or_null(tc->topic_id),
-                          tc->from_user_id, tc->to_user_id, tc->asset->code, (json_int_t)tc->amount,
-                          json_string_or_null(tc->message));
+    json_t *j =
+        json_pack("[s, o, s, s, s, I, o]", tc->p.post_id, json_string_or_null(tc->p.topic_id),
+                  tc->p.from_user_id, tc->p.to_user_id, tc->p.asset->code, (json_int_t)tc->p.amount,
+                  json_string_or_null(tc->p.message));
     char *s = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     uint8_t h[CRYPTO_SHA256_LEN];
@@ -334,22 +314,11 @@ static void create_fingerprint(struct tip_create *tc)
 static void create_derive(struct tip_create *tc)
 {
     const char *key = tc->call->env->cfg->preimage_key;
-    uint8_t b[CRYPTO_SHA256_LEN];
-    if (tc->client_request_id != NULL) {
-        size_t alen = strlen(tc->call->app_id), clen = strlen(tc->client_request_id);
-        char *msg = xmalloc(7 + alen + 1 + clen);
-        memcpy(msg, "tip-id", 7); /* includes the NUL as a separator */
-        memcpy(msg + 7, tc->call->app_id, alen);
-        msg[7 + alen] = '\0';
-        memcpy(msg + 8 + alen, tc->client_request_id, clen);
-        crypto_hmac_sha256(key, strlen(key), msg, 8 + alen + clen, b);
-        free(msg);
-        uuid_format(b, 8, tc->tip_id);
-    } else {
-        if (crypto_random(b, 16) != 0)
-            abort(); /* no entropy: nothing safe to do */
-        uuid_format(b, 4, tc->tip_id);
-    }
+    if (tc->p.client_request_id != NULL)
+        ids_derive(key, strlen(key), "tip-id", tc->call->app_id, tc->p.client_request_id,
+                   tc->tip_id);
+    else
+        ids_random(tc->tip_id);
     uint8_t preimage[CRYPTO_SHA256_LEN], hash[CRYPTO_SHA256_LEN];
     crypto_hmac_sha256(key, strlen(key), tc->tip_id, strlen(tc->tip_id), preimage);
     crypto_sha256(preimage, sizeof preimage, hash);
@@ -363,15 +332,17 @@ static void create_derive(struct tip_create *tc)
 static void tip_create(struct rpc_call *call)
 {
     struct tip_create *tc = xcalloc(1, sizeof *tc);
+    struct jsonrpc_param_error pe = {0};
+    const char *reason;
     tc->call = call;
-    if (create_parse(tc) != 0) {
-        free(tc->message);
+    if (tips_parse_create(call->params, call->env->assets, &tc->p, &pe, &reason) != 0) {
+        rpc_reply_param_error(call, &pe, reason);
         free(tc);
         return;
     }
     create_fingerprint(tc);
     create_derive(tc);
-    if (tc->client_request_id != NULL)
+    if (tc->p.client_request_id != NULL)
         tips_get(call->env->pg, call->app_id, tc->tip_id, on_existing_row, tc);
     else
         request_invoice(tc);
@@ -465,24 +436,32 @@ static void on_status_row(void *ctx, enum pg_outcome outcome, const struct tip *
              on_node_status, ts);
 }
 
+int tips_parse_status(json_t *params, const char **invoice, const char **tip_id,
+                      struct jsonrpc_param_error *pe)
+{
+    *invoice = *tip_id = NULL;
+    if (jsonrpc_param_opt_string(params, "invoice", 1, 4096, invoice, pe) != 0 ||
+        jsonrpc_param_opt_string(params, "tipId", 1, 64, tip_id, pe) != 0)
+        return -1;
+    if (*invoice == NULL && *tip_id == NULL) {
+        pe->field = "invoice";
+        snprintf(pe->message, sizeof pe->message, "invoice or tipId is required");
+        return -1;
+    }
+    if (*invoice == NULL && !ids_uuid_valid(*tip_id)) {
+        pe->field = "tipId";
+        snprintf(pe->message, sizeof pe->message,
+                 "tipId must be a tip id as returned by tip.create");
+        return -1;
+    }
+    return 0;
+}
+
 static void tip_status(struct rpc_call *call)
 {
     struct jsonrpc_param_error pe = {0};
-    const char *invoice = NULL, *tip_id = NULL;
-    if (jsonrpc_param_opt_string(call->params, "invoice", 1, 4096, &invoice, &pe) != 0 ||
-        jsonrpc_param_opt_string(call->params, "tipId", 1, 64, &tip_id, &pe) != 0) {
-        rpc_reply_param_error(call, &pe, NULL);
-        return;
-    }
-    if (invoice == NULL && tip_id == NULL) {
-        pe.field = "invoice";
-        snprintf(pe.message, sizeof pe.message, "invoice or tipId is required");
-        rpc_reply_param_error(call, &pe, NULL);
-        return;
-    }
-    if (invoice == NULL && !uuid_valid(tip_id)) {
-        pe.field = "tipId";
-        snprintf(pe.message, sizeof pe.message, "tipId must be a tip id as returned by tip.create");
+    const char *invoice, *tip_id;
+    if (tips_parse_status(call->params, &invoice, &tip_id, &pe) != 0) {
         rpc_reply_param_error(call, &pe, NULL);
         return;
     }

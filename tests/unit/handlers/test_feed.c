@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "core/ids.h"
 #include "handlers/feed.h"
 
 static void test_timestamp_accepts(void **state)
@@ -75,17 +76,17 @@ static void test_timestamp_refuses(void **state)
 
 static void test_uuid(void **state)
 {
-    assert_true(feed_uuid_valid("0b6a3c1e-7f2d-4e8a-9c1b-2d3e4f5a6b7c"));
-    assert_true(feed_uuid_valid("0B6A3C1E-7F2D-4E8A-9C1B-2D3E4F5A6B7C"));
-    assert_true(feed_uuid_valid("00000000-0000-0000-0000-000000000000"));
-    assert_false(feed_uuid_valid(""));
-    assert_false(feed_uuid_valid("0b6a3c1e7f2d4e8a9c1b2d3e4f5a6b7c"));
-    assert_false(feed_uuid_valid("0b6a3c1e-7f2d-4e8a-9c1b-2d3e4f5a6b7"));
-    assert_false(feed_uuid_valid("0b6a3c1e-7f2d-4e8a-9c1b-2d3e4f5a6b7c0"));
-    assert_false(feed_uuid_valid("0b6a3c1e-7f2d-4e8a-9c1b_2d3e4f5a6b7c"));
-    assert_false(feed_uuid_valid("{b6a3c1e-7f2d-4e8a-9c1b-2d3e4f5a6b7c}"));
-    assert_false(feed_uuid_valid("gb6a3c1e-7f2d-4e8a-9c1b-2d3e4f5a6b7c"));
-    assert_false(feed_uuid_valid("tip_1"));
+    assert_true(ids_uuid_valid("0b6a3c1e-7f2d-4e8a-9c1b-2d3e4f5a6b7c"));
+    assert_true(ids_uuid_valid("0B6A3C1E-7F2D-4E8A-9C1B-2D3E4F5A6B7C"));
+    assert_true(ids_uuid_valid("00000000-0000-0000-0000-000000000000"));
+    assert_false(ids_uuid_valid(""));
+    assert_false(ids_uuid_valid("0b6a3c1e7f2d4e8a9c1b2d3e4f5a6b7c"));
+    assert_false(ids_uuid_valid("0b6a3c1e-7f2d-4e8a-9c1b-2d3e4f5a6b7"));
+    assert_false(ids_uuid_valid("0b6a3c1e-7f2d-4e8a-9c1b-2d3e4f5a6b7c0"));
+    assert_false(ids_uuid_valid("0b6a3c1e-7f2d-4e8a-9c1b_2d3e4f5a6b7c"));
+    assert_false(ids_uuid_valid("{b6a3c1e-7f2d-4e8a-9c1b-2d3e4f5a6b7c}"));
+    assert_false(ids_uuid_valid("gb6a3c1e-7f2d-4e8a-9c1b-2d3e4f5a6b7c"));
+    assert_false(ids_uuid_valid("tip_1"));
 }
 
 /* Parses a JSON params text and runs feed_parse_after on it; returns its result. */
