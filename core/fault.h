@@ -7,7 +7,10 @@
  * flushing). Points used:
  *   settle.before_commit  the node answered Paid; the settle transaction is about to be sent
  *   settle.after_commit   the settle transaction committed; nothing answered or logged yet
- *   poller.mid_claim      a claim committed (leases taken); no tip checked yet */
+ *   poller.mid_claim      a claim committed (leases taken); no tip checked yet
+ *   withdraw.before_send  send_started_at committed; send_payment not yet sent
+ *   withdraw.after_send   send_payment answered; nothing recorded or polled yet
+ *   withdraw.before_complete  the node reports Success; the complete transaction not yet sent */
 #ifndef FL_FAULT_H
 #define FL_FAULT_H
 

@@ -251,6 +251,12 @@ void http_server_stop_accepting(struct http_server *s)
     if (!s->shutdown_requested) {
         s->shutdown_requested = 1;
         h2o_context_request_shutdown(&s->ctx);
+        /* h2o 2.2.5 leaves idle keep-alive connections open until their idle timeout. Zero
+         * timeouts expire them on the next loop turn: an HTTP/1.1 connection waiting for its next
+         * request, or an HTTP/2 one with no open stream, closes; a request being answered is not
+         * under either timeout and finishes. */
+        s->ctx.http1.req_timeout.timeout = 0;
+        s->ctx.http2.idle_timeout.timeout = 0;
     }
     for (int i = 0; i < s->nlisteners; i++) {
         struct http_listener *l = &s->listeners[i];
@@ -289,6 +295,11 @@ static int context_quiet(h2o_context_t *c)
     return 1;
 }
 
+int http_server_idle(struct http_server *s)
+{
+    return http_server_connections(s) == 0 && context_quiet(&s->ctx);
+}
+
 unsigned http_server_inflight(const struct http_server *s)
 {
     return s->inflight;
@@ -312,7 +323,7 @@ void http_server_free(struct http_server *s)
     }
     /* With connections still open (the drain timed out) h2o cannot dispose its context; the
      * process exits next anyway. */
-    if (http_server_connections(s) == 0 && context_quiet(&s->ctx)) {
+    if (http_server_idle(s)) {
         h2o_context_dispose(&s->ctx);
         h2o_config_dispose(&s->globalconf);
     } else {

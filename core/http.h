@@ -38,6 +38,9 @@ int http_server_start(struct http_server *s, char *err, size_t errsz);
 void http_server_stop_accepting(struct http_server *s);
 /* Client connections still open. */
 unsigned http_server_connections(const struct http_server *s);
+/* 1 when no connection is open and h2o has no pending timer work left (closing sockets are
+ * finished): the point where its context can be disposed. */
+int http_server_idle(struct http_server *s);
 /* Requests received and not yet answered (or disposed). */
 unsigned http_server_inflight(const struct http_server *s);
 /* Port the n-th listener bound to (useful with port 0). */

@@ -20,12 +20,15 @@
 #include "handlers/health.h"
 #include "handlers/rpc.h"
 #include "handlers/tips.h"
+#include "handlers/withdrawals.h"
 #include "storage/apps.h"
 #include "storage/migrate.h"
 #include "storage/nonces.h"
 #include "storage/pg.h"
+#include "storage/policy.h"
 #include "storage/reconcile.h"
 #include "timers/poller.h"
+#include "timers/withdrawals.h"
 
 extern char **environ;
 
@@ -42,6 +45,11 @@ static const char usage[] =
     "  reconcile [--check-node]           check the ledger invariants; exit 0 clean,\n"
     "                                     2 findings (printed), 1 error\n"
     "  app create --app-id ID [--secret S]  register a forum app; prints its secret once\n"
+    "  policy set --app-id ID --asset CKB|USDI [--allowed true|false] [--min X]\n"
+    "             [--max-per-request X] [--user-daily X] [--app-daily X]\n"
+    "             [--cooldown-seconds N] [--max-fee X]\n"
+    "                                     set an app's withdrawal policy (whole units)\n"
+    "  policy show --app-id ID            print an app's withdrawal policy per asset\n"
     "\n"
     "options:\n"
     "  --config FILE   read `key = value` settings from FILE (FIBERLINK_<KEY> env vars win)\n"
@@ -58,6 +66,7 @@ struct daemon {
     struct fnn_client *fnn;
     struct rpc *rpc;
     struct poller *poller;
+    struct payout_runner *payouts;
     ev_signal sigterm, sigint, sighup;
     ev_timer drain;
     double drain_deadline;
@@ -70,8 +79,9 @@ static void drain_tick(struct ev_loop *ev, ev_timer *w, int revents)
     unsigned calls = rpc_inflight(d->rpc), reqs = http_server_inflight(d->http);
     unsigned conns = http_server_connections(d->http);
     unsigned queries = pg_pool_pending(d->pg), node = fnn_client_inflight(d->fnn);
-    unsigned checks = poller_inflight(d->poller);
-    if (calls == 0 && reqs == 0 && conns == 0 && queries == 0 && node == 0 && checks == 0) {
+    unsigned checks = poller_inflight(d->poller) + withdrawals_runner_inflight(d->payouts);
+    if (calls == 0 && reqs == 0 && queries == 0 && node == 0 && checks == 0 &&
+        http_server_idle(d->http)) {
         log_event(LOG_INFO, "serve.drained", NULL);
         ev_break(ev, EVBREAK_ALL);
         return;
@@ -101,6 +111,7 @@ static void on_stop_signal(struct ev_loop *ev, ev_signal *w, int revents)
               d->cfg->shutdown_timeout_ms);
     http_server_stop_accepting(d->http);
     poller_stop(d->poller);
+    withdrawals_runner_stop(d->payouts);
     d->drain_deadline = ev_now(ev) + d->cfg->shutdown_timeout_ms / 1000.0;
     ev_timer_init(&d->drain, drain_tick, 0.0, DRAIN_POLL_SECONDS);
     ev_timer_start(ev, &d->drain);
@@ -168,10 +179,15 @@ static int serve(struct config *cfg)
     d.rpc = rpc_new(&env, nonces);
     health_register(d.rpc, d.http, &env);
     tips_register(d.rpc);
+    if (withdrawals_register(d.rpc, cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "fiberlinkd: %s\n", err);
+        goto fail;
+    }
     feed_register(d.rpc);
     dashboard_register(d.rpc);
     http_server_route(d.http, "POST", "/rpc", rpc_handle_http, d.rpc);
     d.poller = poller_new(d.loop.ev, d.pg, d.fnn, cfg);
+    d.payouts = withdrawals_runner_new(d.loop.ev, d.pg, d.fnn, cfg);
     if (http_server_start(d.http, err, sizeof err) != 0) {
         fprintf(stderr, "fiberlinkd: %s\n", err);
         goto fail;
@@ -189,6 +205,7 @@ static int serve(struct config *cfg)
                   cfg->listen[i], http_server_port(d.http, i), cfg->tls_cert != NULL,
                   FIBERLINK_VERSION);
     poller_start(d.poller);
+    withdrawals_runner_start(d.payouts);
     ev_run(d.loop.ev, 0);
     log_event(LOG_INFO, "serve.stopped", NULL);
     rc = 0;
@@ -196,6 +213,7 @@ fail:
     if (ev_is_active(&d.drain))
         ev_timer_stop(d.loop.ev, &d.drain);
     poller_free(d.poller);
+    withdrawals_runner_free(d.payouts);
     rpc_free(d.rpc);
     nonce_store_free(nonces);
     http_server_free(d.http);
@@ -279,6 +297,8 @@ int main(int argc, char **argv)
         rc = (int)reconcile_command(&cfg, nargs - 1, args + 1);
     else if (strcmp(cmd, "app") == 0 && nargs >= 2 && strcmp(args[1], "create") == 0)
         rc = app_create(&cfg, nargs - 2, args + 2);
+    else if (strcmp(cmd, "policy") == 0)
+        rc = policy_command(&cfg, nargs - 1, args + 1);
     else {
         fprintf(stderr, "fiberlinkd: unknown command '%s'\n%s", cmd, usage);
         rc = 2;

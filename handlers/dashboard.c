@@ -1,6 +1,6 @@
-/* See dashboard.h. The figures and the tip list are two independent reads sent together (the pool
- * pipelines them); the answer is assembled when both are back. A failure of either is a -32603:
- * half a dashboard would show a balance that disagrees with the list beside it. */
+/* See dashboard.h. The figures, the tip list and the withdrawal list are independent reads sent
+ * together (the pool pipelines them); the answer is assembled when all are back. A failure of any
+ * is a -32603: half a dashboard would show a balance that disagrees with the lists beside it. */
 #include "handlers/dashboard.h"
 
 #include <stdio.h>
@@ -79,6 +79,7 @@ struct summary {
     int failed;
     json_t *figures; /* balance, balances, assetBalances, stats, generatedAt */
     json_t *tips;
+    json_t *withdrawals;
 };
 
 /* Decimals of an asset code found in the ledger; a USDI row keeps its decimals even if USDI
@@ -113,12 +114,13 @@ static void summary_finish(struct summary *s)
     } else {
         json_t *r = s->figures;
         json_object_set_new(r, "tips", s->tips);
-        json_object_set_new(r, "withdrawals", json_array());
+        json_object_set_new(r, "withdrawals", s->withdrawals);
         rpc_reply(s->call, r);
-        s->figures = s->tips = NULL;
+        s->figures = s->tips = s->withdrawals = NULL;
     }
     json_decref(s->figures);
     json_decref(s->tips);
+    json_decref(s->withdrawals);
     free(s);
 }
 
@@ -190,6 +192,31 @@ static void on_tips(void *ctx, enum pg_outcome outcome, const struct dashboard_t
     summary_finish(s);
 }
 
+static void on_withdrawals(void *ctx, enum pg_outcome outcome,
+                           const struct dashboard_withdrawal *rows, int n)
+{
+    struct summary *s = ctx;
+    if (outcome != PG_OK) {
+        log_event(LOG_WARN, "dashboard.withdrawals_failed", "app_id=%s outcome=%d", s->call->app_id,
+                  (int)outcome);
+        s->failed = 1;
+        summary_finish(s);
+        return;
+    }
+    const struct asset_table *assets = s->call->env->assets;
+    s->withdrawals = json_array();
+    for (int i = 0; i < n; i++) {
+        const struct dashboard_withdrawal *w = &rows[i];
+        json_array_append_new(
+            s->withdrawals, json_pack("{s:s, s:o, s:s, s:s, s:s, s:o, s:o}", "id", w->id, "amount",
+                                      amount_json(w->amount, asset_decimals(assets, w->asset)),
+                                      "asset", w->asset, "state", w->state, "createdAt",
+                                      w->created_at, "completedAt", string_or_null(w->completed_at),
+                                      "failureReason", string_or_null(w->failure_reason)));
+    }
+    summary_finish(s);
+}
+
 static void dashboard_summary(struct rpc_call *call)
 {
     struct jsonrpc_param_error pe = {0};
@@ -200,10 +227,13 @@ static void dashboard_summary(struct rpc_call *call)
     }
     struct summary *s = xcalloc(1, sizeof *s);
     s->call = call;
-    s->waiting = 2;
+    s->waiting = 3;
     const char *state = strcmp(dp.settlement_state, "ALL") == 0 ? NULL : dp.settlement_state;
+    const char *wstate = strcmp(dp.withdrawal_state, "ALL") == 0 ? NULL : dp.withdrawal_state;
     dashboard_figures(call->env->pg, call->app_id, dp.user_id, on_figures, s);
     dashboard_tips(call->env->pg, call->app_id, dp.user_id, state, dp.limit, on_tips, s);
+    dashboard_withdrawals(call->env->pg, call->app_id, dp.user_id, wstate, dp.limit, on_withdrawals,
+                          s);
 }
 
 void dashboard_register(struct rpc *rpc)

@@ -1,7 +1,7 @@
 /* dashboard.summary: one user's balances per asset (available from the ledger, pending from open
- * incoming invoices, locked by withdrawals in flight), counts of the tips they received, and
- * their recent tips in both directions. Withdrawals and the admin block come with later issues:
- * their params are accepted and checked now, because the forum plugin always sends them.
+ * incoming invoices, locked by withdrawals in flight), counts of the tips they received, their
+ * recent tips in both directions and their recent withdrawals. The admin block comes with a later
+ * issue: includeAdmin is accepted and checked now, because the forum plugin always sends it.
  *
  * The params check is a pure function, exposed for the unit tests. */
 #ifndef FL_HANDLERS_DASHBOARD_H

@@ -43,7 +43,10 @@ static const char FIGURES_SQL[] =
     "         AS available,"
     "       coalesce((SELECT sum(i.total) FROM incoming i"
     "                  WHERE i.asset = s.asset AND i.state = 'UNPAID'), 0)::bigint AS pending,"
-    "       0::bigint AS locked,"
+    "       coalesce((SELECT sum(w.amount) FROM withdrawals w"
+    "                  WHERE w.app_id = $1 AND w.user_id = $2 AND w.asset = s.asset"
+    "                    AND w.state IN ('PENDING', 'PROCESSING', 'RETRY_PENDING')), 0)::bigint"
+    "         AS locked,"
     "       o.pending_count, o.completed_count, o.failed_count,"
     "       " TS("now()") " AS generated_at"
     "  FROM assets s CROSS JOIN totals o"
@@ -68,6 +71,14 @@ static const char TIPS_SQL[] =
     "      " DASHBOARD_TIP_BRANCH("OUT", "from_user_id", "to_user_id") ") u "
     "ORDER BY u.created_at DESC, u.id DESC "
     "LIMIT $4::integer";
+
+static const char WITHDRAWALS_SQL[] =
+    "SELECT w.id, w.amount, w.asset, w.state, w.failure_reason, "
+    "       " TS("w.created_at") " AS created_at, " TS("w.completed_at") " AS completed_at "
+    "  FROM withdrawals w "
+    " WHERE w.app_id = $1 AND w.user_id = $2 AND ($3::text IS NULL OR w.state = $3) "
+    " ORDER BY w.created_at DESC, w.id DESC "
+    " LIMIT $4::integer";
 /* clang-format on */
 
 static int64_t int_value(PGresult *res, int row, const char *column)
@@ -172,6 +183,55 @@ struct pg_query *dashboard_tips(struct pg_pool *pool, const char *app_id, const 
     struct tips_req *r;
     struct pg_query *q =
         pg_query_wrap(pool, TIPS_SQL, 4, params, 0, tips_on_rows, sizeof *r, (void **)&r);
+    r->cb = cb;
+    r->ctx = ctx;
+    return q;
+}
+
+struct withdrawals_req {
+    dashboard_withdrawals_cb cb;
+    void *ctx;
+};
+
+static void withdrawals_on_rows(void *ctx, enum pg_outcome outcome, PGresult *res)
+{
+    struct withdrawals_req *r = ctx;
+    if (outcome != PG_OK) {
+        r->cb(r->ctx, outcome, NULL, 0);
+        return;
+    }
+    int n = PQntuples(res);
+    struct dashboard_withdrawal *rows = xcalloc((size_t)(n > 0 ? n : 1), sizeof *rows);
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        struct dashboard_withdrawal *w = &rows[k];
+        const char *amount = pg_value(res, i, "amount");
+        w->id = pg_value(res, i, "id");
+        w->asset = pg_value(res, i, "asset");
+        w->state = pg_value(res, i, "state");
+        w->failure_reason = pg_value(res, i, "failure_reason");
+        w->created_at = pg_value(res, i, "created_at");
+        w->completed_at = pg_value(res, i, "completed_at");
+        if (w->id == NULL || amount == NULL || w->asset == NULL || w->state == NULL ||
+            w->created_at == NULL)
+            continue;
+        w->amount = strtoll(amount, NULL, 10);
+        k++;
+    }
+    r->cb(r->ctx, PG_OK, rows, k);
+    free(rows);
+}
+
+struct pg_query *dashboard_withdrawals(struct pg_pool *pool, const char *app_id,
+                                       const char *user_id, const char *state, int limit,
+                                       dashboard_withdrawals_cb cb, void *ctx)
+{
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", limit);
+    const char *params[4] = {app_id, user_id, state, lim};
+    struct withdrawals_req *r;
+    struct pg_query *q = pg_query_wrap(pool, WITHDRAWALS_SQL, 4, params, 0, withdrawals_on_rows,
+                                       sizeof *r, (void **)&r);
     r->cb = cb;
     r->ctx = ctx;
     return q;

@@ -1,6 +1,7 @@
-/* The figures and the tip list behind dashboard.summary, for one user of one app. Balances come
- * from the ledger (credits minus debits on the user's accounts), never from a stored column;
- * pending is what the user's open incoming invoices would add once paid. */
+/* The figures, the tip list and the withdrawal list behind dashboard.summary, for one user of one
+ * app. Balances come from the ledger (credits minus debits on the user's accounts), never from a
+ * stored column; pending is what the user's open incoming invoices would add once paid; locked is
+ * what the user's withdrawals in flight hold. */
 #ifndef FL_STORAGE_DASHBOARD_H
 #define FL_STORAGE_DASHBOARD_H
 
@@ -14,7 +15,7 @@ struct dashboard_balance {
     const char *asset;
     int64_t available; /* ledger balance of the USER account */
     int64_t pending;   /* sum of UNPAID incoming tips, node status Received included */
-    int64_t locked;    /* withdrawals in flight (0 until withdrawals exist) */
+    int64_t locked;    /* the user's withdrawals PENDING, PROCESSING or RETRY_PENDING */
 };
 
 /* The user's incoming tips counted by state, and the database's clock when the figures were
@@ -55,5 +56,23 @@ typedef void (*dashboard_tips_cb)(void *ctx, enum pg_outcome outcome,
  * state NULL lists every state, else only that one. */
 struct pg_query *dashboard_tips(struct pg_pool *pool, const char *app_id, const char *user_id,
                                 const char *state, int limit, dashboard_tips_cb cb, void *ctx);
+
+/* One of the user's withdrawals. */
+struct dashboard_withdrawal {
+    const char *id;
+    int64_t amount; /* base units */
+    const char *asset;
+    const char *state;          /* PENDING | PROCESSING | RETRY_PENDING | COMPLETED | FAILED */
+    const char *failure_reason; /* NULL unless FAILED */
+    const char *created_at;
+    const char *completed_at; /* NULL until COMPLETED or FAILED */
+};
+typedef void (*dashboard_withdrawals_cb)(void *ctx, enum pg_outcome outcome,
+                                         const struct dashboard_withdrawal *rows, int n);
+/* The user's withdrawals, every asset, newest first (created_at, then id), at most limit; state
+ * NULL lists every state, else only that one. */
+struct pg_query *dashboard_withdrawals(struct pg_pool *pool, const char *app_id,
+                                       const char *user_id, const char *state, int limit,
+                                       dashboard_withdrawals_cb cb, void *ctx);
 
 #endif

@@ -294,7 +294,8 @@ static void on_claim(void *ctx, enum pg_outcome outcome, const struct tip_claim 
         run_end(p);
         return;
     }
-    FAULT_POINT("poller.mid_claim");
+    if (n > 0)
+        FAULT_POINT("poller.mid_claim");
     p->claimed_full = n >= p->cfg->poll_batch;
     for (int i = 0; i < n; i++) {
         struct check *c = xcalloc(1, sizeof *c);

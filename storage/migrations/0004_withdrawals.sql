@@ -304,10 +304,11 @@ BEGIN
                 'withdrawal:fee:' || p_id::text)
         ON CONFLICT (idempotency_key) DO NOTHING;
     END IF;
-    UPDATE withdrawals
+    -- Qualified: the OUT parameter "state" would make a bare column name ambiguous.
+    UPDATE withdrawals u
        SET state = 'COMPLETED', fee = coalesce(p_fee, 0), completed_at = clock_timestamp(),
            lease_until = NULL, last_error = NULL
-     WHERE id = p_id AND state NOT IN ('COMPLETED', 'FAILED');
+     WHERE u.id = p_id AND u.state NOT IN ('COMPLETED', 'FAILED');
     INSERT INTO withdrawal_events (withdrawal_id, app_id, source, prev_state, next_state, detail)
     VALUES (p_id, w.app_id, 'runner', w.state, 'COMPLETED', p_detail);
     applied := true;
@@ -342,10 +343,10 @@ BEGIN
     VALUES (w.app_id, v_flight, v_user, w.asset, w.amount, 'WITHDRAWAL_REFUND', p_id::text,
             'withdrawal:refund:' || p_id::text)
     ON CONFLICT (idempotency_key) DO NOTHING;
-    UPDATE withdrawals
+    UPDATE withdrawals u
        SET state = 'FAILED', failure_reason = p_reason, last_error = p_error,
            completed_at = clock_timestamp(), lease_until = NULL
-     WHERE id = p_id AND state NOT IN ('COMPLETED', 'FAILED');
+     WHERE u.id = p_id AND u.state NOT IN ('COMPLETED', 'FAILED');
     INSERT INTO withdrawal_events (withdrawal_id, app_id, source, prev_state, next_state, detail)
     VALUES (p_id, w.app_id, 'runner', w.state, 'FAILED', p_reason || ': ' || coalesce(p_error, ''));
     applied := true;

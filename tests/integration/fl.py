@@ -396,3 +396,135 @@ def signed_call(client, method, params, id=1):
     """(headers, body) of a signed call, for h2_burst."""
     body = json.dumps({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).encode()
     return client.headers(body), body
+
+
+# --- Settlement suite helpers (tests/integration/test_settlement.py, bench/settlement.py) ---
+
+PG_BIN = "/usr/lib/postgresql/15/bin"
+
+
+def _as_postgres(argv):
+    # initdb, pg_ctl and postgres refuse to run as root.
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--"] + argv
+    return argv
+
+
+class PgCluster:
+    """A private PostgreSQL 15 cluster listening on a unix socket only, for scenarios that must
+    restart Postgres without disturbing the session cluster, and for benchmarks that need durable
+    commits (durable=True keeps fsync and synchronous_commit at their defaults)."""
+
+    def __init__(self, durable=False, max_connections=200):
+        import shutil
+        import tempfile
+        self.top = tempfile.mkdtemp(prefix="fl-pg-own-")
+        self.data = os.path.join(self.top, "data")
+        self.host = self.top
+        self.port = str(free_port())
+        self.log_path = os.path.join(self.top, "postgres.log")
+        self.started = False
+        if os.geteuid() == 0:
+            os.chmod(self.top, 0o755)
+            shutil.chown(self.top, "postgres", "postgres")
+        initdb = [f"{PG_BIN}/initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "-E",
+                  "UTF8"] + ([] if durable else ["--no-sync"])
+        subprocess.run(_as_postgres(initdb), check=True, capture_output=True, timeout=120)
+        self.opts = (f"-k {self.top} -p {self.port} -c listen_addresses='' "
+                     f"-c max_connections={max_connections}" + ("" if durable else " -c fsync=off"))
+
+    def _ctl(self, *args, timeout=90):
+        return subprocess.run(_as_postgres([f"{PG_BIN}/pg_ctl", "-D", self.data, "-l",
+                                            self.log_path, "-w", "-t", "60", "-o", self.opts]
+                                           + list(args)),
+                              check=True, capture_output=True, timeout=timeout)
+
+    def start(self):
+        self._ctl("start")
+        self.started = True
+        return self
+
+    def restart(self, mode="fast"):
+        self._ctl("-m", mode, "restart")
+
+    def stop(self):
+        import shutil
+        if self.started:
+            subprocess.run(_as_postgres([f"{PG_BIN}/pg_ctl", "-D", self.data, "-m", "immediate",
+                                         "-w", "-t", "30", "stop"]),
+                           capture_output=True, timeout=60)
+            self.started = False
+        shutil.rmtree(self.top, ignore_errors=True)
+
+    def conninfo(self, dbname):
+        return f"host={self.host} port={self.port} user=postgres dbname={dbname}"
+
+    def admin(self):
+        return psycopg.connect(self.conninfo("postgres"), autocommit=True)
+
+
+def create_tips(client, n, params_fn, max_streams=100, chunk=1000):
+    """Creates n tips through the signed API, many streams at once on one h2c connection;
+    params_fn(i) gives the i-th tip.create params. Returns the results in order."""
+    out = []
+    for start in range(0, n, chunk):
+        reqs = [signed_call(client, "tip.create", params_fn(i), id=i)
+                for i in range(start, min(n, start + chunk))]
+        for status, body in h2_burst(client.base, reqs, max_streams=max_streams):
+            assert status == 200 and isinstance(body, dict) and "result" in body, (status, body)
+            out.append(body["result"])
+    return out
+
+
+def reconcile(db_url, extra_env=None, args=()):
+    """Runs `fiberlinkd reconcile [args]` on a database: (returncode, output), or None while the
+    binary does not know the command."""
+    env = {"FIBERLINK_DATABASE_URL": db_url,
+           "FIBERLINK_PREIMAGE_KEY": "integration-test-preimage-key-not-secret"}
+    env.update(extra_env or {})
+    r = run_cli(["reconcile"] + list(args), env=env, timeout=120)
+    out = r.stdout + r.stderr
+    if "unknown command" in out:
+        return None
+    return r.returncode, out
+
+
+class FastRpc:
+    """A keep-alive JSON-RPC client for bulk calls to fnn-sim. httpx 0.23 sends a request's
+    headers and body in separate segments without TCP_NODELAY, so on a reused connection every
+    call waits ~40 ms for a delayed ACK; http.client sends both in one write, with TCP_NODELAY."""
+
+    def __init__(self, url, timeout=10):
+        import http.client
+        host, port = url.removeprefix("http://").rstrip("/").rsplit(":", 1)
+        self.conn = http.client.HTTPConnection(host, int(port), timeout=timeout * SLOW)
+        self.conn.connect()
+        self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def call(self, method, params=None):
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method,
+                           "params": [] if params is None else [params]}).encode()
+        self.conn.request("POST", "/", body=body, headers={"content-type": "application/json"})
+        return json.loads(self.conn.getresponse().read())
+
+    def ok(self, method, params=None):
+        answer = self.call(method, params)
+        assert "error" not in answer, f"{method} failed: {answer}"
+        return answer["result"]
+
+    def close(self):
+        self.conn.close()
+
+
+def pay_invoices(sim_url, invoices, on_paid=None, pause=0.0):
+    """Pays invoices at the simulator in the given order; on_paid(i, monotonic time) after each."""
+    rpc = FastRpc(sim_url)
+    try:
+        for i, inv in enumerate(invoices):
+            rpc.ok("sim_pay_invoice", {"invoice": inv})
+            if on_paid is not None:
+                on_paid(i, time.monotonic())
+            if pause:
+                time.sleep(pause)
+    finally:
+        rpc.close()

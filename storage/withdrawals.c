@@ -1,0 +1,211 @@
+/* Withdrawal queries of the request path (storage/withdrawals.h). Each is one statement; the only
+ * write is the call of fl_withdrawal_request, whose locks and checks live in the migration so that
+ * every daemon on the database runs the same gate. */
+#include "storage/withdrawals.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
+/* clang-format off */
+#define WITHDRAWAL_COLUMNS                                                                         \
+    "w.id, w.app_id, w.user_id, w.asset, w.amount, w.payment_request, w.payment_hash, "            \
+    "w.client_request_id, w.request_hash, w.state, w.fee, w.retry_count, w.failure_reason, "       \
+    TS("w.next_attempt_at") " AS next_attempt_at, "                                                \
+    TS("w.created_at") " AS created_at, "                                                          \
+    TS("w.completed_at") " AS completed_at"
+/* clang-format on */
+
+#define LIVE_HASH_INDEX "withdrawals_live_hash_idx"
+
+static int64_t int_value(PGresult *res, const char *column, int *present)
+{
+    const char *v = pg_value(res, 0, column);
+    if (present != NULL)
+        *present = v != NULL;
+    return v != NULL ? strtoll(v, NULL, 10) : 0;
+}
+
+/* Fills w from row 0; -1 when there is no row or a required column is missing. */
+static int withdrawal_from_row(PGresult *res, struct withdrawal *w)
+{
+    if (PQntuples(res) < 1)
+        return -1;
+    int has_amount;
+    w->id = pg_value(res, 0, "id");
+    w->app_id = pg_value(res, 0, "app_id");
+    w->user_id = pg_value(res, 0, "user_id");
+    w->asset = pg_value(res, 0, "asset");
+    w->amount = int_value(res, "amount", &has_amount);
+    w->payment_request = pg_value(res, 0, "payment_request");
+    w->payment_hash = pg_value(res, 0, "payment_hash");
+    w->client_request_id = pg_value(res, 0, "client_request_id");
+    w->request_hash = pg_value(res, 0, "request_hash");
+    w->state = pg_value(res, 0, "state");
+    w->fee = int_value(res, "fee", &w->has_fee);
+    w->retry_count = (int)int_value(res, "retry_count", NULL);
+    w->next_attempt_at = pg_value(res, 0, "next_attempt_at");
+    w->failure_reason = pg_value(res, 0, "failure_reason");
+    w->created_at = pg_value(res, 0, "created_at");
+    w->completed_at = pg_value(res, 0, "completed_at");
+    if (w->id == NULL || w->app_id == NULL || w->asset == NULL || w->state == NULL ||
+        w->request_hash == NULL || !has_amount)
+        return -1;
+    return 0;
+}
+
+struct row_req {
+    withdrawals_row_cb cb;
+    void *ctx;
+};
+
+static void on_row(void *ctx, enum pg_outcome outcome, PGresult *res)
+{
+    struct row_req *r = ctx;
+    struct withdrawal w;
+    if (outcome != PG_OK) {
+        r->cb(r->ctx, outcome, NULL);
+        return;
+    }
+    r->cb(r->ctx, PG_OK, withdrawal_from_row(res, &w) == 0 ? &w : NULL);
+}
+
+struct pg_query *withdrawals_get(struct pg_pool *pool, const char *app_id, const char *id,
+                                 withdrawals_row_cb cb, void *ctx)
+{
+    const char *params[2] = {app_id, id};
+    struct row_req *r;
+    struct pg_query *q = pg_query_wrap(
+        pool,
+        "SELECT " WITHDRAWAL_COLUMNS " FROM withdrawals w WHERE w.app_id = $1 AND w.id = $2::uuid",
+        2, params, 0, on_row, sizeof *r, (void **)&r);
+    r->cb = cb;
+    r->ctx = ctx;
+    return q;
+}
+
+struct request_req {
+    withdrawals_request_cb cb;
+    void *ctx;
+};
+
+static void on_request(void *ctx, enum pg_outcome outcome, PGresult *res)
+{
+    struct request_req *r = ctx;
+    struct withdrawal_verdict v = {0};
+    if (outcome == PG_ERROR && strcmp(pg_error_sqlstate(res), "23505") == 0) {
+        const char *constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+        if (constraint != NULL && strcmp(constraint, LIVE_HASH_INDEX) == 0) {
+            v.outcome = "PAYMENT_HASH_IN_USE";
+            r->cb(r->ctx, PG_OK, &v);
+            return;
+        }
+    }
+    if (outcome != PG_OK) {
+        r->cb(r->ctx, outcome, NULL);
+        return;
+    }
+    v.outcome = pg_value(res, 0, "outcome");
+    if (v.outcome == NULL) {
+        /* The function always returns one row with an outcome. */
+        r->cb(r->ctx, PG_ERROR, NULL);
+        return;
+    }
+    v.withdrawal_id = pg_value(res, 0, "withdrawal_id");
+    v.available = int_value(res, "available", NULL);
+    v.requested = int_value(res, "requested", NULL);
+    v.shortfall = int_value(res, "shortfall", &v.has_shortfall);
+    v.limit = int_value(res, "lim", &v.has_limit);
+    v.retry_after = (int)int_value(res, "retry_after", &v.has_retry_after);
+    r->cb(r->ctx, PG_OK, &v);
+}
+
+struct pg_query *withdrawals_request(struct pg_pool *pool, const struct withdrawal_new *n,
+                                     withdrawals_request_cb cb, void *ctx)
+{
+    const struct withdrawal_policy *d = n->defaults;
+    char amount[24], min[24], max[24], user_daily[24], app_daily[24], cooldown[16], max_fee[24];
+    snprintf(amount, sizeof amount, "%" PRId64, n->amount);
+    snprintf(min, sizeof min, "%" PRId64, d->min_amount);
+    snprintf(max, sizeof max, "%" PRId64, d->max_per_request);
+    snprintf(user_daily, sizeof user_daily, "%" PRId64, d->per_user_daily);
+    snprintf(app_daily, sizeof app_daily, "%" PRId64, d->per_app_daily);
+    snprintf(cooldown, sizeof cooldown, "%d", d->cooldown_seconds);
+    snprintf(max_fee, sizeof max_fee, "%" PRId64, d->max_fee_amount);
+    const char *params[16] = {n->id,
+                              n->app_id,
+                              n->user_id,
+                              n->asset,
+                              amount,
+                              n->payment_request,
+                              n->payment_hash,
+                              n->client_request_id,
+                              n->request_hash,
+                              d->allowed ? "true" : "false",
+                              min,
+                              max,
+                              user_daily,
+                              app_daily,
+                              cooldown,
+                              max_fee};
+    struct request_req *r;
+    struct pg_query *q = pg_query_wrap(
+        pool,
+        "SELECT * FROM fl_withdrawal_request($1::uuid, $2, $3, $4, $5::bigint, $6, $7, $8, $9, "
+        "$10::boolean, $11::bigint, $12::bigint, $13::bigint, $14::bigint, $15::integer, "
+        "$16::bigint)",
+        16, params, 0, on_request, sizeof *r, (void **)&r);
+    r->cb = cb;
+    r->ctx = ctx;
+    return q;
+}
+
+struct figures_req {
+    withdrawals_figures_cb cb;
+    void *ctx;
+};
+
+static void on_figures(void *ctx, enum pg_outcome outcome, PGresult *res)
+{
+    struct figures_req *r = ctx;
+    if (outcome != PG_OK || PQntuples(res) != 1) {
+        r->cb(r->ctx, outcome == PG_OK ? PG_ERROR : outcome, NULL);
+        return;
+    }
+    const char *allowed = pg_value(res, 0, "allowed");
+    struct withdrawal_figures f = {
+        .allowed = allowed != NULL && allowed[0] == 't',
+        .min_amount = int_value(res, "min_amount", NULL),
+        .available = int_value(res, "available", NULL),
+        .locked = int_value(res, "locked", NULL),
+    };
+    r->cb(r->ctx, PG_OK, &f);
+}
+
+struct pg_query *withdrawals_figures(struct pg_pool *pool, const char *app_id, const char *user_id,
+                                     const char *asset, const struct withdrawal_policy *defaults,
+                                     withdrawals_figures_cb cb, void *ctx)
+{
+    char min[24];
+    snprintf(min, sizeof min, "%" PRId64, defaults->min_amount);
+    const char *params[5] = {app_id, user_id, asset, defaults->allowed ? "true" : "false", min};
+    struct figures_req *r;
+    /* fl_balance of a missing account (NULL) sums nothing: 0, and nothing is created. */
+    struct pg_query *q = pg_query_wrap(
+        pool,
+        "SELECT coalesce(p.allowed, $4::boolean) AS allowed, "
+        "coalesce(p.min_amount, $5::bigint) AS min_amount, "
+        "coalesce(fl_balance((SELECT a.id FROM accounts a WHERE a.app_id = $1 AND a.kind = 'USER' "
+        "AND a.user_id = $2 AND a.asset = $3)), 0) AS available, "
+        "(SELECT coalesce(sum(w.amount), 0) FROM withdrawals w WHERE w.app_id = $1 "
+        "AND w.user_id = $2 AND w.asset = $3 "
+        "AND w.state IN ('PENDING', 'PROCESSING', 'RETRY_PENDING')) AS locked "
+        "FROM (SELECT 1) one LEFT JOIN withdrawal_policies p ON p.app_id = $1 AND p.asset = $3",
+        5, params, 0, on_figures, sizeof *r, (void **)&r);
+    r->cb = cb;
+    r->ctx = ctx;
+    return q;
+}

@@ -1,0 +1,93 @@
+/* Queries of the request side of withdrawals (storage/migrations/0004_withdrawals.sql): the
+ * balance gate fl_withdrawal_request as one statement (so one transaction: policy, available
+ * balance, the row and its reservation transfer, or nothing), a withdrawal by id, and the figures
+ * withdrawal.quote shows. Every query is scoped by app id. */
+#ifndef FL_STORAGE_WITHDRAWALS_H
+#define FL_STORAGE_WITHDRAWALS_H
+
+#include <stdint.h>
+
+#include "storage/pg.h"
+#include "storage/policy.h"
+
+/* A withdrawal row. Strings are borrowed from the PGresult: valid during the callback only.
+ * Timestamps are ISO-8601 UTC with microseconds, like tips. */
+struct withdrawal {
+    const char *id; /* uuid text */
+    const char *app_id;
+    const char *user_id;
+    const char *asset; /* "CKB" | "USDI" */
+    int64_t amount;    /* base units */
+    const char *payment_request;
+    const char *payment_hash;      /* "0x…" as parse_invoice reported it at request time */
+    const char *client_request_id; /* NULL when none */
+    const char *request_hash;      /* hex sha256 fingerprint of the request params */
+    const char *state;             /* PENDING | PROCESSING | RETRY_PENDING | COMPLETED | FAILED */
+    int has_fee;
+    int64_t fee; /* routing fee paid, set when COMPLETED */
+    int retry_count;
+    const char *next_attempt_at;
+    const char *failure_reason; /* NULL unless FAILED */
+    const char *created_at;
+    const char *completed_at; /* NULL until COMPLETED or FAILED */
+};
+
+/* w is NULL when there is no such withdrawal in the app. */
+typedef void (*withdrawals_row_cb)(void *ctx, enum pg_outcome outcome, const struct withdrawal *w);
+/* By id, scoped to the app. id must be a well-formed uuid (the caller checks). */
+struct pg_query *withdrawals_get(struct pg_pool *pool, const char *app_id, const char *id,
+                                 withdrawals_row_cb cb, void *ctx);
+
+struct withdrawal_new {
+    const char *id;
+    const char *app_id;
+    const char *user_id;
+    const char *asset;
+    int64_t amount;
+    const char *payment_request;
+    const char *payment_hash;
+    const char *client_request_id; /* may be NULL */
+    const char *request_hash;
+    const struct withdrawal_policy *defaults; /* applied when the app has no policy row */
+};
+
+/* What the balance gate decided. */
+struct withdrawal_verdict {
+    /* "CREATED", "EXISTING" (clientRequestId already used: compare request_hash of
+     * withdrawal_id), a refusal reason of API.md (ASSET_NOT_ALLOWED, AMOUNT_BELOW_MINIMUM,
+     * MAX_PER_REQUEST_EXCEEDED, PER_USER_DAILY_LIMIT_EXCEEDED, PER_APP_DAILY_LIMIT_EXCEEDED,
+     * COOLDOWN_ACTIVE, INSUFFICIENT_FUNDS), or "PAYMENT_HASH_IN_USE": a live withdrawal already
+     * pays the same invoice (the unique index withdrawals_live_hash_idx refused the row; nothing
+     * was written). */
+    const char *outcome;
+    const char *withdrawal_id; /* CREATED / EXISTING; NULL otherwise */
+    int64_t available;         /* the user's ledger balance (after the reservation if CREATED) */
+    int64_t requested;
+    int has_shortfall, has_limit, has_retry_after;
+    int64_t shortfall;
+    int64_t limit;   /* base units; seconds for COOLDOWN_ACTIVE */
+    int retry_after; /* seconds */
+};
+/* v is NULL unless outcome is PG_OK. */
+typedef void (*withdrawals_request_cb)(void *ctx, enum pg_outcome outcome,
+                                       const struct withdrawal_verdict *v);
+/* One call of fl_withdrawal_request: under the app's and the user's advisory locks, idempotency,
+ * policy, available ≥ amount, then the PENDING row and the reservation user → in flight. */
+struct pg_query *withdrawals_request(struct pg_pool *pool, const struct withdrawal_new *n,
+                                     withdrawals_request_cb cb, void *ctx);
+
+/* Read-only figures for withdrawal.quote. */
+struct withdrawal_figures {
+    int allowed;        /* effective policy */
+    int64_t min_amount; /* effective policy */
+    int64_t available;  /* the user's ledger balance */
+    int64_t locked;     /* the user's withdrawals PENDING, PROCESSING or RETRY_PENDING */
+};
+typedef void (*withdrawals_figures_cb)(void *ctx, enum pg_outcome outcome,
+                                       const struct withdrawal_figures *f);
+/* Writes nothing (no ledger account is created for a user who has none: balance 0). */
+struct pg_query *withdrawals_figures(struct pg_pool *pool, const char *app_id, const char *user_id,
+                                     const char *asset, const struct withdrawal_policy *defaults,
+                                     withdrawals_figures_cb cb, void *ctx);
+
+#endif
