@@ -64,21 +64,40 @@ struct sim {
     struct sim_script *scripts; /* FIFO */
     json_t *calls;              /* method → count */
     const char *token;
+    struct held_answer *held; /* answers waiting on a timer, so a stop can release them */
     ev_signal sigterm, sigint;
+    ev_timer drain;
+    double drain_deadline;
 };
 
 /* An answer held back by latency or a scripted timeout. Lives in the request's pool: if the
  * client goes away first, dispose stops the timer. */
 struct held_answer {
     ev_timer timer;
+    struct held_answer *prev, *next;
+    int linked;
     struct sim *sim;
     h2o_req_t *req;
     char *body;
 };
 
+static void held_unlink(struct held_answer *h)
+{
+    if (!h->linked)
+        return;
+    if (h->prev != NULL)
+        h->prev->next = h->next;
+    else
+        h->sim->held = h->next;
+    if (h->next != NULL)
+        h->next->prev = h->prev;
+    h->linked = 0;
+}
+
 static void held_dispose(void *p)
 {
     struct held_answer *h = p;
+    held_unlink(h);
     ev_timer_stop(h->sim->loop.ev, &h->timer);
     free(h->body);
     h->body = NULL;
@@ -87,6 +106,7 @@ static void held_dispose(void *p)
 static void held_fire(struct ev_loop *ev, ev_timer *w, int revents)
 {
     struct held_answer *h = container_of(w, struct held_answer, timer);
+    held_unlink(h);
     char *body = h->body;
     h->body = NULL;
     loop_touch(&h->sim->loop);
@@ -105,6 +125,11 @@ static void answer(struct sim *sim, h2o_req_t *req, char *body, uint64_t delay_m
     h->sim = sim;
     h->req = req;
     h->body = body;
+    h->next = sim->held;
+    if (sim->held != NULL)
+        sim->held->prev = h;
+    sim->held = h;
+    h->linked = 1;
     ev_timer_init(&h->timer, held_fire, (double)delay_ms / 1000.0, 0.0);
     ev_timer_start(sim->loop.ev, &h->timer);
 }
@@ -295,10 +320,33 @@ send:
 
 /* ---- main ---- */
 
+static void drain_tick(struct ev_loop *ev, ev_timer *w, int revents)
+{
+    struct sim *sim = container_of(w, struct sim, drain);
+    if (http_server_idle(sim->http) || ev_now(ev) >= sim->drain_deadline)
+        ev_break(ev, EVBREAK_ALL);
+}
+
+/* Stops like the daemon does: no new connections, held answers released at once, and the loop
+ * ends when h2o is idle (bounded), so its context can be disposed cleanly. */
 static void on_signal(struct ev_loop *ev, ev_signal *w, int revents)
 {
+    struct sim *sim = w->signum == SIGTERM ? container_of(w, struct sim, sigterm)
+                                           : container_of(w, struct sim, sigint);
     log_event(LOG_INFO, "sim.stopping", "signal=%d", w->signum);
-    ev_break(ev, EVBREAK_ALL);
+    if (ev_is_active(&sim->drain)) {
+        ev_break(ev, EVBREAK_ALL);
+        return;
+    }
+    http_server_stop_accepting(sim->http);
+    while (sim->held != NULL) {
+        struct held_answer *h = sim->held;
+        ev_timer_stop(ev, &h->timer);
+        held_fire(ev, &h->timer, 0); /* unlinks h */
+    }
+    sim->drain_deadline = ev_now(ev) + 2.0;
+    ev_timer_init(&sim->drain, drain_tick, 0.0, 0.02);
+    ev_timer_start(ev, &sim->drain);
 }
 
 static void usage(FILE *out)
@@ -403,6 +451,7 @@ int main(int argc, char **argv)
               sim_node_pubkey(SIM_NODE_LOCAL));
 
     ev_run(sim.loop.ev, 0);
+    ev_timer_stop(sim.loop.ev, &sim.drain);
 
     http_server_free(sim.http);
     while (sim.scripts != NULL) {
