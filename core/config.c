@@ -70,6 +70,12 @@ static const struct config_key keys[] = {
     STR_KEY(nonce_store, CONFIG_KIND_NONCE_STORE, 0),
     INT_KEY(shutdown_timeout_ms, 0, 600000),
     INT_KEY(tip_status_timeout_ms, 100, 60000),
+    INT_KEY(max_connections, 1, 1000000),
+    INT_KEY(http1_request_timeout_ms, 100, 3600000),
+    INT_KEY(http2_idle_timeout_ms, 100, 3600000),
+    INT_KEY(handshake_timeout_ms, 100, 3600000),
+    INT_KEY(http2_max_concurrent_streams, 1, 1000),
+    INT_KEY(max_abandoned_requests, 0, 1000000),
     INT_KEY(nonce_memory_max, 1000, 100000000),
     INT_KEY(poll_interval_ms, 10, 60000),
     INT_KEY(poll_min_delay_ms, 100, 600000),
@@ -155,6 +161,12 @@ void config_init(struct config *c)
     c->nonce_store = xstrdup("memory");
     c->shutdown_timeout_ms = 10000;
     c->tip_status_timeout_ms = 2000;
+    c->max_connections = 16384;
+    c->http1_request_timeout_ms = 10000;
+    c->http2_idle_timeout_ms = 10000;
+    c->handshake_timeout_ms = 10000;
+    c->http2_max_concurrent_streams = 100;
+    c->max_abandoned_requests = 100;
     c->nonce_memory_max = 1000000;
     c->poll_interval_ms = 250;
     c->poll_min_delay_ms = 1000;

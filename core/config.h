@@ -33,6 +33,13 @@ struct config {
     int nonce_memory_max;            /* "nonce_memory_max": live nonces the memory store keeps, 1000..100000000, default 1000000 */
     int shutdown_timeout_ms;         /* "shutdown_timeout_ms": drain bound on SIGTERM, 0..600000, default 10000 */
     int tip_status_timeout_ms;       /* "tip_status_timeout_ms": node check bound in tip.status, 100..60000, default 2000 */
+    /* HTTP connection limits (core/http.c): what the daemon enforces beyond h2o's own checks */
+    int max_connections;             /* "max_connections": client connections at once, 1..1000000, default 16384 (also capped by RLIMIT_NOFILE) */
+    int http1_request_timeout_ms;    /* "http1_request_timeout_ms": to receive a whole HTTP/1.1 request (and between keep-alive requests), 100..3600000, default 10000 */
+    int http2_idle_timeout_ms;       /* "http2_idle_timeout_ms": an HTTP/2 connection with no request in progress is closed after this, 100..3600000, default 10000 */
+    int handshake_timeout_ms;        /* "handshake_timeout_ms": TLS handshake bound, 100..3600000, default 10000 */
+    int http2_max_concurrent_streams;/* "http2_max_concurrent_streams": requests of one HTTP/2 connection processed at once, 1..1000, default 100 */
+    int max_abandoned_requests;      /* "max_abandoned_requests": requests one connection may abandon (reset) before their answer before it is cut, 0 (no limit)..1000000, default 100 */
     /* invoice poller (timers/poller.c) */
     int poll_interval_ms;            /* "poll_interval_ms": how often due tips are claimed, 10..60000, default 250 */
     int poll_min_delay_ms;           /* "poll_min_delay_ms": first re-check delay of an open tip, 100..600000, default 1000 */

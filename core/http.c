@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -20,6 +21,11 @@
 #include "core/mem.h"
 
 #define HTTP_MAX_ROUTES 32
+/* File descriptors kept free for Postgres, the Fiber node client and the listeners when the
+ * connection cap is fitted under RLIMIT_NOFILE. */
+#define HTTP_FD_RESERVE 256
+/* Seconds between two "connection cap reached" warnings, so an attack does not flood the log. */
+#define HTTP_CAP_LOG_INTERVAL 10.0
 
 struct http_route {
     char *method; /* NULL: any */
@@ -52,17 +58,63 @@ struct http_server {
     int nroutes;
     unsigned inflight;
     int shutdown_requested;
+    unsigned conns;     /* accepted sockets not yet closed (TLS handshakes included) */
+    unsigned max_conns; /* 0: no cap */
+    int accept_paused;  /* listeners stopped at the cap */
+    double cap_logged_at;
+    unsigned max_abandoned; /* 0: no budget */
+};
+
+/* One per accepted socket, found again through the socket's on_close hook (h2o keeps its own
+ * connection structs private). */
+struct http_conn {
+    struct http_server *server;
+    unsigned abandoned; /* requests disposed before they were answered */
+    int cut;
 };
 
 /* Counts a request until its pool is torn down (answered and sent, or the client left). */
 struct inflight_token {
     struct http_server *server;
+    h2o_req_t *req;
 };
+
+static void on_conn_close(void *data);
+
+static struct http_conn *conn_of(h2o_req_t *req)
+{
+    h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+    if (sock == NULL || sock->on_close.cb != on_conn_close)
+        return NULL;
+    return sock->on_close.data;
+}
+
+/* h2o 2.2.5 lets an HTTP/2 client open streams and reset them at once without bound
+ * (CVE-2023-44487, "rapid reset"): the concurrency limit counts only live streams, so a request
+ * handed to the database and then reset leaves its work behind while the client opens the next.
+ * A connection whose client abandons more requests than the budget is cut: shutting the socket
+ * down makes h2o fail its next read and tear the connection down through its own paths. */
+static void count_abandoned(struct http_server *s, h2o_req_t *req)
+{
+    struct http_conn *c;
+    if (s->max_abandoned == 0 || req->res.status != 0 || (c = conn_of(req)) == NULL || c->cut)
+        return;
+    if (++c->abandoned <= s->max_abandoned)
+        return;
+    h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+    int fd = h2o_socket_get_fd(sock);
+    c->cut = 1;
+    if (fd >= 0)
+        shutdown(fd, SHUT_RDWR);
+    log_event(LOG_WARN, "http.abandoned_budget", "conn=%llu abandoned=%u",
+              (unsigned long long)req->conn->id, c->abandoned);
+}
 
 static void inflight_release(void *p)
 {
     struct inflight_token *t = p;
     t->server->inflight--;
+    count_abandoned(t->server, t->req);
 }
 
 static void send_status(h2o_req_t *req, int status, const char *reason)
@@ -75,9 +127,9 @@ static void send_status(h2o_req_t *req, int status, const char *reason)
 static int on_request(h2o_handler_t *self, h2o_req_t *req)
 {
     struct http_server *s = ((struct catchall_handler *)self)->server;
-    struct inflight_token *t =
-        h2o_mem_alloc_shared(&req->pool, sizeof *t, inflight_release);
+    struct inflight_token *t = h2o_mem_alloc_shared(&req->pool, sizeof *t, inflight_release);
     t->server = s;
+    t->req = req;
     s->inflight++;
 
     /* A service URL configured with a trailing '/' yields "//rpc": collapse leading slashes. */
@@ -134,13 +186,23 @@ struct http_server *http_server_new(struct loop *loop, const struct http_server_
     s->loop = loop;
     h2o_config_init(&s->globalconf);
     s->globalconf.max_request_entity_size = cfg->max_body;
+    if (cfg->http1_req_timeout_ms != 0)
+        s->globalconf.http1.req_timeout = cfg->http1_req_timeout_ms;
+    if (cfg->http2_idle_timeout_ms != 0)
+        s->globalconf.http2.idle_timeout = cfg->http2_idle_timeout_ms;
+    if (cfg->handshake_timeout_ms != 0)
+        s->globalconf.handshake_timeout = cfg->handshake_timeout_ms;
+    if (cfg->http2_max_concurrent_streams != 0)
+        s->globalconf.http2.max_concurrent_requests_per_connection =
+            cfg->http2_max_concurrent_streams;
+    s->max_conns = cfg->max_connections;
+    s->max_abandoned = cfg->max_abandoned_requests;
     if (cfg->server_name != NULL)
         s->globalconf.server_name = h2o_iovec_init(cfg->server_name, strlen(cfg->server_name));
-    h2o_hostconf_t *host = h2o_config_register_host(
-        &s->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_hostconf_t *host =
+        h2o_config_register_host(&s->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *pathconf = h2o_config_register_path(host, "/", 0);
-    struct catchall_handler *h =
-        (struct catchall_handler *)h2o_create_handler(pathconf, sizeof *h);
+    struct catchall_handler *h = (struct catchall_handler *)h2o_create_handler(pathconf, sizeof *h);
     h->super.on_req = on_request;
     h->server = s;
     h2o_context_init(&s->ctx, loop->h2o, &s->globalconf);
@@ -177,16 +239,84 @@ void http_server_route(struct http_server *s, const char *method, const char *pa
     r->data = data;
 }
 
+static void on_accept(h2o_socket_t *listener, const char *errstr);
+
+static void accept_pause(struct http_server *s)
+{
+    s->accept_paused = 1;
+    for (int i = 0; i < s->nlisteners; i++)
+        if (s->listeners[i].sock != NULL)
+            h2o_socket_read_stop(s->listeners[i].sock);
+    double now = ev_now(s->loop->ev);
+    if (s->cap_logged_at == 0 || now - s->cap_logged_at >= HTTP_CAP_LOG_INTERVAL) {
+        s->cap_logged_at = now;
+        log_event(LOG_WARN, "http.max_connections", "connections=%u", s->conns);
+    }
+}
+
+static void accept_resume(struct http_server *s)
+{
+    s->accept_paused = 0;
+    for (int i = 0; i < s->nlisteners; i++)
+        if (s->listeners[i].sock != NULL)
+            h2o_socket_read_start(s->listeners[i].sock, on_accept);
+}
+
+/* h2o calls this as it disposes an accepted socket, whichever protocol it ended up with. */
+static void on_conn_close(void *data)
+{
+    struct http_conn *c = data;
+    struct http_server *s = c->server;
+    free(c);
+    s->conns--;
+    if (s->accept_paused && s->conns < s->max_conns && !s->shutdown_requested)
+        accept_resume(s);
+}
+
 static void on_accept(h2o_socket_t *listener, const char *errstr)
 {
+    struct http_server *s = container_of(listener->data, struct http_server, accept_ctx);
     if (errstr != NULL)
         return;
-    /* Accept a bounded batch per readiness so one busy listener cannot starve the loop. */
+    /* Accept a bounded batch per readiness so one busy listener cannot starve the loop. Past
+     * the cap the kernel's backlog holds new connections until one closes, rather than an
+     * accept() that fails (EMFILE) and leaves the listener readable forever. */
     for (int i = 0; i < 32; i++) {
+        if (s->max_conns != 0 && s->conns >= s->max_conns) {
+            accept_pause(s);
+            return;
+        }
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
         if (sock == NULL)
             return;
-        h2o_accept(listener->data, sock);
+        struct http_conn *c = xcalloc(1, sizeof *c);
+        c->server = s;
+        s->conns++;
+        sock->on_close.cb = on_conn_close;
+        sock->on_close.data = c;
+        h2o_accept(&s->accept_ctx, sock);
+    }
+}
+
+/* Fits the cap under the descriptor limit, raising the soft limit toward the hard one first. */
+static void fit_connection_cap(struct http_server *s)
+{
+    struct rlimit rl;
+    if (s->max_conns == 0 || getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t want = (rlim_t)s->max_conns + HTTP_FD_RESERVE;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        unsigned fit = rl.rlim_cur > 2 * HTTP_FD_RESERVE ? (unsigned)(rl.rlim_cur - HTTP_FD_RESERVE)
+                                                         : (unsigned)(rl.rlim_cur / 2);
+        log_event(LOG_WARN, "http.max_connections_lowered",
+                  "configured=%u effective=%u nofile=%llu", s->max_conns, fit,
+                  (unsigned long long)rl.rlim_cur);
+        s->max_conns = fit > 0 ? fit : 1;
     }
 }
 
@@ -205,7 +335,8 @@ static int bind_listener(struct http_listener *l, int backlog, char *err, size_t
         memmove(host, host + 1, strlen(host));
         host[strlen(host) - 1] = '\0';
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
     if (getaddrinfo(host, colon + 1, &hints, &res) != 0 || res == NULL) {
@@ -235,6 +366,7 @@ static int bind_listener(struct http_listener *l, int backlog, char *err, size_t
 
 int http_server_start(struct http_server *s, char *err, size_t errsz)
 {
+    fit_connection_cap(s);
     for (int i = 0; i < s->nlisteners; i++) {
         struct http_listener *l = &s->listeners[i];
         if (bind_listener(l, 1024, err, errsz) != 0)
@@ -298,6 +430,11 @@ static int context_quiet(h2o_context_t *c)
 int http_server_idle(struct http_server *s)
 {
     return http_server_connections(s) == 0 && context_quiet(&s->ctx);
+}
+
+unsigned http_server_max_connections(const struct http_server *s)
+{
+    return s->max_conns;
 }
 
 unsigned http_server_inflight(const struct http_server *s)

@@ -5,7 +5,9 @@
  * Handlers run on the loop. A handler either answers at once or keeps the request and answers
  * later (after loop_touch()); to learn that a kept request died (client gone), allocate the
  * handler's state with http_req_alloc_shared() and a dispose callback, as h2o's status handler does.
- * Request bodies arrive whole (h2o 2.2.5 buffers them); bodies above max_body get 413 from h2o. */
+ * Request bodies arrive whole (h2o 2.2.5 buffers them); bodies above max_body get 413 from h2o.
+ * The limits h2o 2.2.5 lacks against abusive clients (a connection cap, a per-connection budget
+ * of abandoned requests) are enforced here; docs/operations.md lists them with measured figures. */
 #ifndef FL_HTTP_H
 #define FL_HTTP_H
 
@@ -24,6 +26,15 @@ struct http_server_config {
     const char *tls_key;
     size_t max_body;           /* request bodies above this → 413 */
     const char *server_name;   /* "server" header value, e.g. "fiberlinkd" */
+    /* Limits against abusive clients; 0 keeps h2o's default (or, for the two counts, no limit). */
+    unsigned max_connections;  /* at the cap the listeners stop accepting until one closes */
+    unsigned http1_req_timeout_ms;  /* whole request head, and the wait between requests */
+    unsigned http2_idle_timeout_ms; /* HTTP/2 connection with no request in progress */
+    unsigned handshake_timeout_ms;  /* TLS handshake */
+    unsigned http2_max_concurrent_streams;      /* requests of one connection run at once */
+    unsigned max_abandoned_requests; /* requests of one connection the client gave up on before
+                                      * their answer (HTTP/2 RST_STREAM); past it the connection
+                                      * is cut */
 };
 
 struct http_server *http_server_new(struct loop *loop, const struct http_server_config *cfg,
@@ -41,6 +52,9 @@ unsigned http_server_connections(const struct http_server *s);
 /* 1 when no connection is open and h2o has no pending timer work left (closing sockets are
  * finished): the point where its context can be disposed. */
 int http_server_idle(struct http_server *s);
+/* The connection cap in force: max_connections, lowered at start when RLIMIT_NOFILE cannot hold
+ * it (0: no cap). */
+unsigned http_server_max_connections(const struct http_server *s);
 /* Requests received and not yet answered (or disposed). */
 unsigned http_server_inflight(const struct http_server *s);
 /* Port the n-th listener bound to (useful with port 0). */

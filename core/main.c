@@ -162,6 +162,12 @@ static int serve(struct config *cfg)
         .tls_key = cfg->tls_key,
         .max_body = cfg->max_body_bytes,
         .server_name = "fiberlinkd",
+        .max_connections = (unsigned)cfg->max_connections,
+        .http1_req_timeout_ms = (unsigned)cfg->http1_request_timeout_ms,
+        .http2_idle_timeout_ms = (unsigned)cfg->http2_idle_timeout_ms,
+        .handshake_timeout_ms = (unsigned)cfg->handshake_timeout_ms,
+        .http2_max_concurrent_streams = (unsigned)cfg->http2_max_concurrent_streams,
+        .max_abandoned_requests = (unsigned)cfg->max_abandoned_requests,
     };
     d.http = http_server_new(&d.loop, &hc, err, sizeof err);
     if (d.http == NULL) {
@@ -201,9 +207,10 @@ static int serve(struct config *cfg)
     ev_signal_start(d.loop.ev, &d.sighup);
 
     for (int i = 0; i < cfg->nlisten; i++)
-        log_event(LOG_INFO, "serve.listening", "listen=%s port=%d tls=%d version=%s",
-                  cfg->listen[i], http_server_port(d.http, i), cfg->tls_cert != NULL,
-                  FIBERLINK_VERSION);
+        log_event(LOG_INFO, "serve.listening",
+                  "listen=%s port=%d tls=%d version=%s max_connections=%u", cfg->listen[i],
+                  http_server_port(d.http, i), cfg->tls_cert != NULL, FIBERLINK_VERSION,
+                  http_server_max_connections(d.http));
     poller_start(d.poller);
     withdrawals_runner_start(d.payouts);
     ev_run(d.loop.ev, 0);

@@ -73,6 +73,12 @@ class Proc:
     SIGKILL so no test leaves a process behind."""
 
     def __init__(self, argv, env, log_path):
+        # FL_WRAPPER (e.g. "valgrind --tool=memcheck ...", see tests/valgrind/run) runs the
+        # daemon and fnn-sim under a tool; CLI commands (migrate, app create) are not wrapped.
+        wrapper = os.environ.get("FL_WRAPPER")
+        if wrapper:
+            import shlex
+            argv = shlex.split(wrapper) + list(argv)
         self.argv = argv
         self.log_path = log_path
         self._log = open(log_path, "wb")
