@@ -45,6 +45,60 @@ static void test_defaults(void **state)
     assert_string_equal(c.nonce_store, "memory");
     assert_int_equal(c.shutdown_timeout_ms, 10000);
     assert_int_equal(c.tip_status_timeout_ms, 2000);
+    assert_int_equal(c.nonce_memory_max, 1000000);
+    assert_int_equal(c.poll_interval_ms, 250);
+    assert_int_equal(c.poll_min_delay_ms, 1000);
+    assert_int_equal(c.poll_max_delay_ms, 30000);
+    assert_int_equal(c.poll_batch, 200);
+    assert_int_equal(c.poll_max_inflight, 32);
+    assert_int_equal(c.poll_lease_ms, 30000);
+    assert_string_equal(c.withdraw_assets, "CKB,USDI");
+    assert_string_equal(c.withdraw_min, "1");
+    assert_int_equal(c.withdraw_retry_budget, 5);
+    assert_int_equal(c.max_connections, 16384);
+    assert_int_equal(c.http1_request_timeout_ms, 10000);
+    assert_int_equal(c.http2_idle_timeout_ms, 10000);
+    assert_int_equal(c.handshake_timeout_ms, 10000);
+    assert_int_equal(c.http2_max_concurrent_streams, 100);
+    assert_int_equal(c.max_abandoned_requests, 100);
+    config_dispose(&c);
+}
+
+/* The settings added for settlement, withdrawals and connection limits keep their ranges. */
+static void test_later_settings_ranges(void **state)
+{
+    static const struct {
+        const char *key, *ok, *bad;
+    } cases[] = {
+        {"poll_interval_ms", "10", "9"},
+        {"poll_batch", "10000", "10001"},
+        {"poll_max_inflight", "1", "0"},
+        {"poll_lease_ms", "1000", "999"},
+        {"nonce_memory_max", "1000", "999"},
+        {"withdraw_retry_budget", "0", "-1"},
+        {"withdraw_cooldown_seconds", "2592000", "2592001"},
+        {"max_connections", "1", "0"},
+        {"http1_request_timeout_ms", "100", "99"},
+        {"http2_max_concurrent_streams", "1000", "1001"},
+        {"max_abandoned_requests", "0", "x"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct config c;
+        char err[256];
+        config_init(&c);
+        assert_int_equal(config_set(&c, cases[i].key, cases[i].ok, err, sizeof err), 0);
+        assert_int_equal(config_set(&c, cases[i].key, cases[i].bad, err, sizeof err), -1);
+        assert_non_null(strstr(err, cases[i].key));
+        config_dispose(&c);
+    }
+    struct config c;
+    char err[256];
+    config_init(&c);
+    c.preimage_key = strdup("0123456789abcdef0123");
+    assert_int_equal(config_set(&c, "poll_min_delay_ms", "5000", err, sizeof err), 0);
+    assert_int_equal(config_set(&c, "poll_max_delay_ms", "4000", err, sizeof err), 0);
+    assert_int_equal(config_validate_serve(&c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "poll_min_delay_ms"));
     config_dispose(&c);
 }
 
@@ -356,6 +410,7 @@ int main(void)
         cmocka_unit_test(test_file_errors),       cmocka_unit_test(test_env),
         cmocka_unit_test(test_env_errors),        cmocka_unit_test(test_values),
         cmocka_unit_test(test_secret_not_echoed), cmocka_unit_test(test_validate_serve),
+        cmocka_unit_test(test_later_settings_ranges),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
