@@ -48,6 +48,7 @@ struct options {
     enum loadgen_proto proto;
     long timeout_ms;
     long long presign; /* > 0: write pre-signed lines instead of running load */
+    long ts_offset;    /* seconds added to the clock for x-ts */
 };
 
 struct run;
@@ -100,21 +101,22 @@ static double now_seconds(void)
 
 static void usage(FILE *out)
 {
-    fprintf(
-        out,
-        "usage: loadgen --url URL [options]\n"
-        "  --connections C     connections (default 16)\n"
-        "  --streams S         concurrent requests per connection over h2c (default 10)\n"
-        "  --duration SECONDS  measured load time (default 5)\n"
-        "  --requests N        stop after N measured requests instead\n"
-        "  --warmup SECONDS    unmeasured load before measuring (default 0)\n"
-        "  --method M          GET or POST (default: POST with --body, else GET)\n"
-        "  --body STRING       request body (sent with content-type application/json)\n"
-        "  --signed ID:SECRET  sign each request for app ID with a fresh nonce\n"
-        "  --http1             HTTP/1.1 instead of h2c\n"
-        "  --timeout-ms MS     per-request bound (default 10000)\n"
-        "  --presign N         write N pre-signed lines for bench/signed.lua and exit\n"
-        "                      (needs --signed and --body; the line format is in signed.lua)\n");
+    fprintf(out,
+            "usage: loadgen --url URL [options]\n"
+            "  --connections C     connections (default 16)\n"
+            "  --streams S         concurrent requests per connection over h2c (default 10)\n"
+            "  --duration SECONDS  measured load time (default 5)\n"
+            "  --requests N        stop after N measured requests instead\n"
+            "  --warmup SECONDS    unmeasured load before measuring (default 0)\n"
+            "  --method M          GET or POST (default: POST with --body, else GET)\n"
+            "  --body STRING       request body (sent with content-type application/json)\n"
+            "  --signed ID:SECRET  sign each request for app ID with a fresh nonce\n"
+            "  --http1             HTTP/1.1 instead of h2c\n"
+            "  --timeout-ms MS     per-request bound (default 10000)\n"
+            "  --presign N         write N pre-signed lines for bench/signed.lua and exit\n"
+            "                      (needs --signed and --body; the line format is in signed.lua)\n"
+            "  --ts-offset S       sign with x-ts = now + S seconds (default 0); -295 makes the\n"
+            "                      hub forget each nonce about 6 s later instead of 5 minutes\n");
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -132,13 +134,14 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"http1", no_argument, NULL, '1'},
         {"timeout-ms", required_argument, NULL, 't'},
         {"presign", required_argument, NULL, 'p'},
+        {"ts-offset", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     *o = (struct options){.connections = 16, .streams = 10, .duration = 5.0, .timeout_ms = 10000};
     int ch;
     char *end;
-    while ((ch = getopt_long(argc, argv, "u:c:s:d:n:w:m:b:k:1t:p:h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "u:c:s:d:n:w:m:b:k:1t:p:o:h", longopts, NULL)) != -1) {
         errno = 0;
         end = "";
         switch (ch) {
@@ -165,6 +168,9 @@ static int parse_options(int argc, char **argv, struct options *o)
             break;
         case 'p':
             o->presign = strtoll(optarg, &end, 10);
+            break;
+        case 'o':
+            o->ts_offset = strtol(optarg, &end, 10);
             break;
         case 'm':
             o->method = optarg;
@@ -274,7 +280,7 @@ static int presign(const struct options *o)
     static char buf[1 << 20];
     if (nonce_prefix_init(prefix) != 0)
         goto fail;
-    snprintf(ts, sizeof ts, "%lld", (long long)time(NULL));
+    snprintf(ts, sizeof ts, "%lld", (long long)time(NULL) + o->ts_offset);
     setvbuf(stdout, buf, _IOFBF, sizeof buf);
     printf("%s\n%s\n%s\n", o->app_id, ts, o->body);
     for (long long i = 0; i < o->presign; i++) {
@@ -319,7 +325,7 @@ static int slot_prepare(struct slot *s)
         char ts[32];
         char nonce[LOADGEN_NONCE_LEN + 1];
         char sig[LOADGEN_SIG_LEN + 1];
-        snprintf(ts, sizeof ts, "%lld", (long long)time(NULL));
+        snprintf(ts, sizeof ts, "%lld", (long long)time(NULL) + o->ts_offset);
         snprintf(nonce, sizeof nonce, "%s%016" PRIx64, s->run->nonce_prefix,
                  s->run->nonce_counter++);
         if (sign(o->secret, ts, nonce, o->body != NULL ? o->body : "", sig) != 0)

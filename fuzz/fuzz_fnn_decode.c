@@ -40,7 +40,9 @@ static void check_decoders(json_t *doc)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    json_t *doc = json_loadb((const char *)data, size, JSON_DECODE_ANY, NULL);
+    /* As fnn_call's completion loads a node's answer (scalars at the top level admitted too). */
+    json_t *doc =
+        json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
     if (doc == NULL)
         return 0;
     check_decoders(doc);
@@ -50,9 +52,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *error = json_object_get(doc, "error");
     json_t *code = json_object_get(error, "code");
     if (json_is_integer(code)) {
-        enum fnn_outcome o = fnn_classify_error(
-            (int)json_integer_value(code), json_string_value(json_object_get(error, "message")));
-        if (o != FNN_TRANSIENT && o != FNN_PERMANENT)
+        /* The client passes "" for a missing message; NULL is tolerated as well. */
+        json_t *m = json_object_get(error, "message");
+        int c = (int)json_integer_value(code);
+        enum fnn_outcome o = fnn_classify_error(c, json_is_string(m) ? json_string_value(m) : "");
+        enum fnn_outcome o_null = fnn_classify_error(c, json_string_value(m));
+        if ((o != FNN_TRANSIENT && o != FNN_PERMANENT) || o_null != o)
+            abort();
+        /* Internal errors and jsonrpsee's "server is busy" are always worth a retry. */
+        if ((c == -32603 || c == -32009) && o != FNN_TRANSIENT)
             abort();
     }
     json_decref(doc);

@@ -31,23 +31,11 @@ static const char DB_UNAVAILABLE[] = "Database unavailable";
 static const char ONCHAIN_UNSUPPORTED[] =
     "on-chain payouts to a CKB address are not supported yet; withdraw to a Fiber invoice";
 
-enum wd_dest_kind {
-    WD_DEST_PAYMENT_REQUEST,
-    WD_DEST_CKB_ADDRESS,
-};
-
 struct wd_job {
     struct rpc_call *call;
     int quote;
-    const struct asset *asset;
     struct withdrawal_policy defaults;
-    /* params, borrowed from call->params (alive until the call is answered) */
-    const char *user_id;
-    const char *client_request_id;
-    int64_t amount;
-    enum wd_dest_kind dest_kind;
-    const char *dest;       /* payment request or address */
-    const char *dest_field; /* the param that held it, for error.data.field */
+    struct withdrawal_params p; /* strings borrowed from call->params (alive until answered) */
     /* derived */
     char id[37];
     char request_hash[65];
@@ -135,9 +123,9 @@ static void job_refuse(struct wd_job *j, const char *field, const char *reason, 
 
 /* ---- params ---- */
 
-static int parse_destination(struct wd_job *j, struct jsonrpc_param_error *pe)
+static int parse_destination(json_t *p, struct withdrawal_params *out,
+                             struct jsonrpc_param_error *pe)
 {
-    json_t *p = j->call->params;
     json_t *d = json_object_get(p, "destination");
     if (d != NULL && !json_is_null(d)) {
         const char *kind = NULL;
@@ -151,17 +139,17 @@ static int parse_destination(struct wd_job *j, struct jsonrpc_param_error *pe)
             pe->field = "destination.kind";
             return -1;
         }
-        j->dest_field = "destination";
+        out->dest_field = "destination";
         if (strcmp(kind, "PAYMENT_REQUEST") == 0) {
-            j->dest_kind = WD_DEST_PAYMENT_REQUEST;
-            if (jsonrpc_param_string(d, "paymentRequest", 1, WD_PAYMENT_REQUEST_MAX, &j->dest,
+            out->dest_kind = WITHDRAWAL_DEST_PAYMENT_REQUEST;
+            if (jsonrpc_param_string(d, "paymentRequest", 1, WD_PAYMENT_REQUEST_MAX, &out->dest,
                                      pe) != 0) {
                 pe->field = "destination.paymentRequest";
                 return -1;
             }
         } else if (strcmp(kind, "CKB_ADDRESS") == 0) {
-            j->dest_kind = WD_DEST_CKB_ADDRESS;
-            if (jsonrpc_param_string(d, "address", 1, WD_ADDRESS_MAX, &j->dest, pe) != 0) {
+            out->dest_kind = WITHDRAWAL_DEST_CKB_ADDRESS;
+            if (jsonrpc_param_string(d, "address", 1, WD_ADDRESS_MAX, &out->dest, pe) != 0) {
                 pe->field = "destination.address";
                 return -1;
             }
@@ -183,66 +171,92 @@ static int parse_destination(struct wd_job *j, struct jsonrpc_param_error *pe)
                  "destination is required: {kind: \"PAYMENT_REQUEST\", paymentRequest}");
         return -1;
     }
-    j->dest = legacy;
-    j->dest_field = "toAddress";
-    j->dest_kind = strncasecmp(legacy, "ckt1", 4) == 0 || strncasecmp(legacy, "ckb1", 4) == 0
-                       ? WD_DEST_CKB_ADDRESS
-                       : WD_DEST_PAYMENT_REQUEST;
+    out->dest = legacy;
+    out->dest_field = "toAddress";
+    out->dest_kind = strncasecmp(legacy, "ckt1", 4) == 0 || strncasecmp(legacy, "ckb1", 4) == 0
+                         ? WITHDRAWAL_DEST_CKB_ADDRESS
+                         : WITHDRAWAL_DEST_PAYMENT_REQUEST;
     return 0;
 }
 
-/* Validates params in the documented order; on error replies and returns -1. */
-static int job_parse(struct wd_job *j)
+int withdrawals_parse_params(json_t *p, const struct asset_table *assets, int quote,
+                             struct withdrawal_params *out, struct jsonrpc_param_error *pe,
+                             const char **reason)
 {
-    struct rpc_call *call = j->call;
-    struct jsonrpc_param_error pe = {0};
-    json_t *p = call->params;
     const char *asset_code = NULL;
-
-    if (jsonrpc_param_string(p, "userId", 1, WD_USER_MAX, &j->user_id, &pe) != 0 ||
-        jsonrpc_param_string(p, "asset", 1, 16, &asset_code, &pe) != 0)
-        goto invalid;
+    memset(out, 0, sizeof *out);
+    *reason = NULL;
+    if (jsonrpc_param_string(p, "userId", 1, WD_USER_MAX, &out->user_id, pe) != 0 ||
+        jsonrpc_param_string(p, "asset", 1, 16, &asset_code, pe) != 0)
+        return -1;
     int known;
-    j->asset = asset_find(call->env->assets, asset_code, &known);
-    if (j->asset == NULL) {
-        pe.field = "asset";
+    out->asset = asset_find(assets, asset_code, &known);
+    if (out->asset == NULL) {
+        pe->field = "asset";
         if (known)
-            snprintf(pe.message, sizeof pe.message, "asset %s is not enabled on this hub",
+            snprintf(pe->message, sizeof pe->message, "asset %s is not enabled on this hub",
                      asset_code);
         else
-            snprintf(pe.message, sizeof pe.message, "asset must be CKB or USDI");
-        rpc_reply_param_error(call, &pe, "ASSET_NOT_ALLOWED");
+            snprintf(pe->message, sizeof pe->message, "asset must be CKB or USDI");
+        *reason = "ASSET_NOT_ALLOWED";
         return -1;
     }
     json_t *amount = json_object_get(p, "amount");
     if (!json_is_string(amount)) {
-        pe.field = "amount";
-        snprintf(pe.message, sizeof pe.message, "amount must be a decimal string such as \"10.5\"");
-        goto invalid;
+        pe->field = "amount";
+        snprintf(pe->message, sizeof pe->message,
+                 "amount must be a decimal string such as \"10.5\"");
+        return -1;
     }
     enum amount_err ae = amount_parse(json_string_value(amount), json_string_length(amount),
-                                      j->asset->decimals, &j->amount);
+                                      out->asset->decimals, &out->amount);
     if (ae != AMOUNT_OK) {
-        pe.field = "amount";
-        snprintf(pe.message, sizeof pe.message, "amount %s", amount_err_text(ae));
-        goto invalid;
+        pe->field = "amount";
+        snprintf(pe->message, sizeof pe->message, "amount %s", amount_err_text(ae));
+        return -1;
     }
-    if (parse_destination(j, &pe) != 0)
-        goto invalid;
-    if (!j->quote && jsonrpc_param_opt_string(p, "clientRequestId", 1, WD_CLIENT_REQUEST_MAX,
-                                              &j->client_request_id, &pe) != 0)
-        goto invalid;
+    if (parse_destination(p, out, pe) != 0)
+        return -1;
+    if (!quote && jsonrpc_param_opt_string(p, "clientRequestId", 1, WD_CLIENT_REQUEST_MAX,
+                                           &out->client_request_id, pe) != 0)
+        return -1;
+    return 0;
+}
+
+int withdrawals_parse_status(json_t *params, const char **id, struct jsonrpc_param_error *pe)
+{
+    *id = NULL;
+    if (jsonrpc_param_string(params, "id", 1, 64, id, pe) != 0)
+        return -1;
+    if (!uuid_valid(*id)) {
+        pe->field = "id";
+        snprintf(pe->message, sizeof pe->message,
+                 "id must be a withdrawal id as returned by withdrawal.request");
+        return -1;
+    }
+    return 0;
+}
+
+/* Validates params, then reads the policy defaults; on error replies and returns -1. */
+static int job_parse(struct wd_job *j)
+{
+    struct rpc_call *call = j->call;
+    struct jsonrpc_param_error pe = {0};
+    const char *reason;
+
+    if (withdrawals_parse_params(call->params, call->env->assets, j->quote, &j->p, &pe, &reason) !=
+        0) {
+        rpc_reply_param_error(call, &pe, reason);
+        return -1;
+    }
     char err[160];
-    if (policy_defaults(call->env->cfg, j->asset->code, &j->defaults, err, sizeof err) != 0) {
+    if (policy_defaults(call->env->cfg, j->p.asset->code, &j->defaults, err, sizeof err) != 0) {
         /* Checked at start-up; only a configuration changed under us could get here. */
         log_event(LOG_ERROR, "withdrawal.bad_policy_defaults", "error=\"%s\"", err);
         rpc_reply_error(call, API_ERR_INTERNAL, NULL, NULL);
         return -1;
     }
     return 0;
-invalid:
-    rpc_reply_param_error(call, &pe, NULL);
-    return -1;
 }
 
 /* ---- the destination, checked with the node ---- */
@@ -319,7 +333,7 @@ static char *script_molecule_hex(json_t *script)
 static int check_invoice_asset(struct wd_job *j, json_t *result)
 {
     const char *udt = invoice_udt_script(result);
-    const struct asset *a = j->asset;
+    const struct asset *a = j->p.asset;
     if (a->udt_type_script == NULL) {
         if (udt == NULL)
             return 0;
@@ -346,7 +360,7 @@ static int check_invoice_asset(struct wd_job *j, json_t *result)
 static int check_invoice(struct wd_job *j, json_t *result)
 {
     const struct config *cfg = j->call->env->cfg;
-    const struct asset *a = j->asset;
+    const struct asset *a = j->p.asset;
     struct fnn_invoice inv;
     char err[128], want[40], got[40];
     if (fnn_invoice_decode(result, &inv, err, sizeof err) != 0) {
@@ -370,13 +384,13 @@ static int check_invoice(struct wd_job *j, json_t *result)
     /* The asset first: an amount in another asset's units means nothing. */
     if (check_invoice_asset(j, result) != 0)
         return -1;
-    amount_text(j->amount, a->decimals, want);
+    amount_text(j->p.amount, a->decimals, want);
     if (!inv.has_amount) {
         snprintf(j->message, sizeof j->message,
                  "payment request has no amount; it must ask for exactly %s %s", want, a->code);
         return -1;
     }
-    if (inv.amount != (uint64_t)j->amount) {
+    if (inv.amount != (uint64_t)j->p.amount) {
         invoice_amount_text(inv.amount, a->decimals, got);
         snprintf(j->message, sizeof j->message,
                  "payment request amount %s %s does not match the requested amount %s %s", got,
@@ -410,7 +424,7 @@ static int destination_verdict(struct wd_job *j, const struct fnn_result *res)
 
 static void parse_with_node(struct wd_job *j, fnn_cb cb)
 {
-    json_t *p = json_pack("{s:s}", "invoice", j->dest);
+    json_t *p = json_pack("{s:s}", "invoice", j->p.dest);
     fnn_call(j->call->env->fnn, "parse_invoice", p, 0, cb, j);
 }
 
@@ -423,23 +437,23 @@ static void on_quote_figures(void *ctx, enum pg_outcome outcome, const struct wi
         job_fail(j, API_ERR_INTERNAL, DB_UNAVAILABLE);
         return;
     }
-    int d = j->asset->decimals;
+    int d = j->p.asset->decimals;
     /* The hub bears the routing fee (ARCHITECTURE.md 4): the author receives the whole amount. */
     json_t *result =
-        json_pack("{s:s, s:o, s:o, s:o, s:o, s:s, s:o, s:b, s:o}", "asset", j->asset->code,
-                  "amount", amount_json(j->amount, d), "minimumAmount",
+        json_pack("{s:s, s:o, s:o, s:o, s:o, s:s, s:o, s:b, s:o}", "asset", j->p.asset->code,
+                  "amount", amount_json(j->p.amount, d), "minimumAmount",
                   amount_json(f->min_amount, d), "availableBalance", amount_json(f->available, d),
                   "lockedBalance", amount_json(f->locked, d), "networkFee", "0", "receiveAmount",
-                  amount_json(j->amount, d), "destinationValid", j->dest_valid, "validationMessage",
-                  j->dest_valid ? json_null() : json_string(j->message));
+                  amount_json(j->p.amount, d), "destinationValid", j->dest_valid,
+                  "validationMessage", j->dest_valid ? json_null() : json_string(j->message));
     rpc_reply(j->call, result);
     job_free(j);
 }
 
 static void quote_figures(struct wd_job *j)
 {
-    withdrawals_figures(j->call->env->pg, j->call->app_id, j->user_id, j->asset->code, &j->defaults,
-                        on_quote_figures, j);
+    withdrawals_figures(j->call->env->pg, j->call->app_id, j->p.user_id, j->p.asset->code,
+                        &j->defaults, on_quote_figures, j);
 }
 
 static void on_quote_parsed(void *ctx, const struct fnn_result *res)
@@ -461,7 +475,7 @@ static void withdrawal_quote(struct rpc_call *call)
         job_free(j);
         return;
     }
-    if (j->dest_kind == WD_DEST_CKB_ADDRESS) {
+    if (j->p.dest_kind == WITHDRAWAL_DEST_CKB_ADDRESS) {
         j->dest_valid = 0;
         snprintf(j->message, sizeof j->message, "%s", ONCHAIN_UNSUPPORTED);
         quote_figures(j);
@@ -475,8 +489,8 @@ static void withdrawal_quote(struct rpc_call *call)
 static const char *refusal_message(const struct wd_job *j, const struct withdrawal_verdict *v,
                                    char *buf, size_t bufsz)
 {
-    const char *code = j->asset->code;
-    int d = j->asset->decimals;
+    const char *code = j->p.asset->code;
+    int d = j->p.asset->decimals;
     char req[40], lim[40], avail[40], short_[40];
     amount_text(v->requested, d, req);
     amount_text(v->limit, d, lim);
@@ -517,7 +531,7 @@ static void refuse_with_figures(struct wd_job *j, const struct withdrawal_verdic
         job_fail(j, API_ERR_INTERNAL, NULL);
         return;
     }
-    int d = j->asset->decimals;
+    int d = j->p.asset->decimals;
     int cooldown = strcmp(v->outcome, "COOLDOWN_ACTIVE") == 0;
     json_t *data =
         json_pack("{s:s, s:s, s:o, s:o}", "reason", v->outcome, "field",
@@ -531,7 +545,7 @@ static void refuse_with_figures(struct wd_job *j, const struct withdrawal_verdic
     if (v->has_retry_after)
         json_object_set_new(data, "retryAfter", json_integer(v->retry_after));
     log_event(LOG_INFO, "withdrawal.refused", "app_id=%s reason=%s amount=%" PRId64,
-              j->call->app_id, v->outcome, j->amount);
+              j->call->app_id, v->outcome, j->p.amount);
     rpc_reply_error(j->call, API_ERR_INVALID_PARAMS, message, data);
     job_free(j);
 }
@@ -567,7 +581,7 @@ static void on_verdict(void *ctx, enum pg_outcome outcome, const struct withdraw
     }
     if (strcmp(v->outcome, "CREATED") == 0) {
         log_event(LOG_INFO, "withdrawal.created", "id=%s app_id=%s asset=%s amount=%" PRId64, j->id,
-                  j->call->app_id, j->asset->code, j->amount);
+                  j->call->app_id, j->p.asset->code, j->p.amount);
         rpc_reply(j->call, json_pack("{s:s, s:s}", "id", j->id, "state", "PENDING"));
         job_free(j);
         return;
@@ -580,7 +594,7 @@ static void on_verdict(void *ctx, enum pg_outcome outcome, const struct withdraw
         return;
     }
     if (strcmp(v->outcome, "PAYMENT_HASH_IN_USE") == 0) {
-        job_refuse(j, j->dest_field, "INVALID_DESTINATION",
+        job_refuse(j, j->p.dest_field, "INVALID_DESTINATION",
                    "payment request already used by another withdrawal");
         return;
     }
@@ -594,18 +608,18 @@ static void on_request_parsed(void *ctx, const struct fnn_result *res)
     if (v < 0)
         return;
     if (v == 0) {
-        job_refuse(j, j->dest_field, "INVALID_DESTINATION", j->message);
+        job_refuse(j, j->p.dest_field, "INVALID_DESTINATION", j->message);
         return;
     }
     struct withdrawal_new n = {
         .id = j->id,
         .app_id = j->call->app_id,
-        .user_id = j->user_id,
-        .asset = j->asset->code,
-        .amount = j->amount,
-        .payment_request = j->dest,
+        .user_id = j->p.user_id,
+        .asset = j->p.asset->code,
+        .amount = j->p.amount,
+        .payment_request = j->p.dest,
         .payment_hash = j->payment_hash,
-        .client_request_id = j->client_request_id,
+        .client_request_id = j->p.client_request_id,
         .request_hash = j->request_hash,
         .defaults = &j->defaults,
     };
@@ -629,8 +643,8 @@ static void on_existing_row(void *ctx, enum pg_outcome outcome, const struct wit
 /* Fingerprint of what the caller asked for, compared when a clientRequestId comes back. */
 static void request_fingerprint(struct wd_job *j)
 {
-    json_t *fp = json_pack("[s, s, s, I, s]", "withdrawal", j->user_id, j->asset->code,
-                           (json_int_t)j->amount, j->dest);
+    json_t *fp = json_pack("[s, s, s, I, s]", "withdrawal", j->p.user_id, j->p.asset->code,
+                           (json_int_t)j->p.amount, j->p.dest);
     char *s = json_dumps(fp, JSON_COMPACT);
     json_decref(fp);
     uint8_t h[CRYPTO_SHA256_LEN];
@@ -644,7 +658,7 @@ static void request_fingerprint(struct wd_job *j)
 static void request_derive_id(struct wd_job *j)
 {
     uint8_t b[CRYPTO_SHA256_LEN];
-    if (j->client_request_id == NULL) {
+    if (j->p.client_request_id == NULL) {
         if (crypto_random(b, 16) != 0)
             abort(); /* no entropy: nothing safe to do */
         uuid_format(b, 4, j->id);
@@ -652,13 +666,13 @@ static void request_derive_id(struct wd_job *j)
     }
     static const char domain[] = "withdrawal-id"; /* sizeof counts the NUL separator */
     const char *key = j->call->env->cfg->preimage_key;
-    size_t alen = strlen(j->call->app_id), clen = strlen(j->client_request_id);
+    size_t alen = strlen(j->call->app_id), clen = strlen(j->p.client_request_id);
     size_t len = sizeof domain + alen + 1 + clen;
     char *msg = xmalloc(len);
     memcpy(msg, domain, sizeof domain);
     memcpy(msg + sizeof domain, j->call->app_id, alen);
     msg[sizeof domain + alen] = '\0';
-    memcpy(msg + sizeof domain + alen + 1, j->client_request_id, clen);
+    memcpy(msg + sizeof domain + alen + 1, j->p.client_request_id, clen);
     crypto_hmac_sha256(key, strlen(key), msg, len, b);
     free(msg);
     uuid_format(b, 8, j->id);
@@ -672,13 +686,13 @@ static void withdrawal_request(struct rpc_call *call)
         job_free(j);
         return;
     }
-    if (j->dest_kind == WD_DEST_CKB_ADDRESS) {
-        job_refuse(j, j->dest_field, "DESTINATION_NOT_SUPPORTED", ONCHAIN_UNSUPPORTED);
+    if (j->p.dest_kind == WITHDRAWAL_DEST_CKB_ADDRESS) {
+        job_refuse(j, j->p.dest_field, "DESTINATION_NOT_SUPPORTED", ONCHAIN_UNSUPPORTED);
         return;
     }
     request_fingerprint(j);
     request_derive_id(j);
-    if (j->client_request_id != NULL)
+    if (j->p.client_request_id != NULL)
         withdrawals_get(call->env->pg, call->app_id, j->id, on_existing_row, j);
     else
         parse_with_node(j, on_request_parsed);
@@ -714,15 +728,8 @@ static void on_status_row(void *ctx, enum pg_outcome outcome, const struct withd
 static void withdrawal_status(struct rpc_call *call)
 {
     struct jsonrpc_param_error pe = {0};
-    const char *id = NULL;
-    if (jsonrpc_param_string(call->params, "id", 1, 64, &id, &pe) != 0) {
-        rpc_reply_param_error(call, &pe, NULL);
-        return;
-    }
-    if (!uuid_valid(id)) {
-        pe.field = "id";
-        snprintf(pe.message, sizeof pe.message,
-                 "id must be a withdrawal id as returned by withdrawal.request");
+    const char *id;
+    if (withdrawals_parse_status(call->params, &id, &pe) != 0) {
         rpc_reply_param_error(call, &pe, NULL);
         return;
     }

@@ -11,9 +11,13 @@
 #define FL_HANDLERS_WITHDRAWALS_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
 
 #include "core/asset.h"
 #include "core/config.h"
+#include "core/jsonrpc.h"
 #include "handlers/rpc.h"
 
 /* Checks that the withdraw_* policy defaults of cfg parse for every asset, then registers the
@@ -22,5 +26,33 @@
  * call->env->cfg, the same configuration. */
 int withdrawals_register(struct rpc *rpc, const struct config *cfg, char *err, size_t errsz)
     __attribute__((warn_unused_result));
+
+/* Where a withdrawal pays to. */
+enum withdrawal_dest_kind {
+    WITHDRAWAL_DEST_PAYMENT_REQUEST,
+    WITHDRAWAL_DEST_CKB_ADDRESS,
+};
+
+/* withdrawal.quote / withdrawal.request params after validation; strings borrowed from params. */
+struct withdrawal_params {
+    const char *user_id;
+    const struct asset *asset;
+    int64_t amount; /* base units */
+    enum withdrawal_dest_kind dest_kind;
+    const char *dest;              /* the payment request or the address */
+    const char *dest_field;        /* the param that held it ("destination" or "toAddress") */
+    const char *client_request_id; /* NULL when absent; never read for a quote */
+};
+
+/* Validates quote (quote = 1) or request params in the documented order: userId, asset, amount,
+ * destination (or the legacy toAddress), then clientRequestId for a request. Pure: fuzzed. Returns
+ * 0, or -1 with the field and message in pe and *reason set to "ASSET_NOT_ALLOWED" for an unknown
+ * or disabled asset (else NULL). The destination is only checked for shape here; whether the node
+ * accepts it is the handler's business. */
+int withdrawals_parse_params(json_t *params, const struct asset_table *assets, int quote,
+                             struct withdrawal_params *out, struct jsonrpc_param_error *pe,
+                             const char **reason);
+/* withdrawal.status: the id, a UUID as withdrawal.request returns it. 0, or -1 with pe filled. */
+int withdrawals_parse_status(json_t *params, const char **id, struct jsonrpc_param_error *pe);
 
 #endif
