@@ -201,7 +201,7 @@ static void test_hash256(void **state)
     char out[67];
     assert_int_equal(fnn_hash256_normalize(HASH_A, out), 0);
     assert_string_equal(out, HASH_A);
-    assert_int_equal(fnn_hash256_normalize(HASH_A + 2, out), 0);
+    assert_int_equal(fnn_hash256_normalize(&HASH_A[2], out), 0);
     assert_string_equal(out, HASH_A);
     assert_int_equal(fnn_hash256_normalize(
                          "0xAFB6E58A2A4D2E5CC3DF7BB4CF5A2B0C6EAC4B7A0D14E9C5E3A9F7C1D7C95432", out),
