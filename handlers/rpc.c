@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/amount.h"
 #include "core/hashmap.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -282,5 +283,40 @@ int rpc_handle_http(void *data, h2o_req_t *req)
     if (app_cache_get(r->apps, call->app_id, ev_now(r->env->loop->ev), &found, &secret, on_app,
                       call))
         authenticate(call, found, secret);
+    return 0;
+}
+
+int rpc_param_asset_amount(json_t *p, const struct asset_table *assets,
+                           const struct asset **asset, int64_t *amount,
+                           struct jsonrpc_param_error *pe, const char **reason)
+{
+    const char *code = NULL;
+    if (jsonrpc_param_string(p, "asset", 1, 16, &code, pe) != 0)
+        return -1;
+    int known;
+    *asset = asset_find(assets, code, &known);
+    if (*asset == NULL) {
+        pe->field = "asset";
+        if (known)
+            snprintf(pe->message, sizeof pe->message, "asset %s is not enabled on this hub", code);
+        else
+            snprintf(pe->message, sizeof pe->message, "asset must be CKB or USDI");
+        *reason = "ASSET_NOT_ALLOWED";
+        return -1;
+    }
+    json_t *v = json_object_get(p, "amount");
+    if (!json_is_string(v)) {
+        pe->field = "amount";
+        snprintf(pe->message, sizeof pe->message,
+                 "amount must be a decimal string such as \"10.5\"");
+        return -1;
+    }
+    enum amount_err ae = amount_parse(json_string_value(v), json_string_length(v),
+                                      (*asset)->decimals, amount);
+    if (ae != AMOUNT_OK) {
+        pe->field = "amount";
+        snprintf(pe->message, sizeof pe->message, "amount %s", amount_err_text(ae));
+        return -1;
+    }
     return 0;
 }

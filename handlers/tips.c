@@ -225,40 +225,14 @@ static char *trim_dup(const char *s)
 int tips_parse_create(json_t *p, const struct asset_table *assets, struct tip_create_params *out,
                       struct jsonrpc_param_error *pe, const char **reason)
 {
-    const char *asset_code = NULL, *message = NULL;
+    const char *message = NULL;
     memset(out, 0, sizeof *out);
     *reason = NULL;
     if (jsonrpc_param_string(p, "postId", 1, TIP_FIELD_MAX, &out->post_id, pe) != 0 ||
         jsonrpc_param_string(p, "fromUserId", 1, TIP_FIELD_MAX, &out->from_user_id, pe) != 0 ||
         jsonrpc_param_string(p, "toUserId", 1, TIP_FIELD_MAX, &out->to_user_id, pe) != 0 ||
-        jsonrpc_param_string(p, "asset", 1, 16, &asset_code, pe) != 0)
+        rpc_param_asset_amount(p, assets, &out->asset, &out->amount, pe, reason) != 0)
         return -1;
-    int known;
-    out->asset = asset_find(assets, asset_code, &known);
-    if (out->asset == NULL) {
-        pe->field = "asset";
-        if (known)
-            snprintf(pe->message, sizeof pe->message, "asset %s is not enabled on this hub",
-                     asset_code);
-        else
-            snprintf(pe->message, sizeof pe->message, "asset must be CKB or USDI");
-        *reason = "ASSET_NOT_ALLOWED";
-        return -1;
-    }
-    json_t *amount = json_object_get(p, "amount");
-    if (!json_is_string(amount)) {
-        pe->field = "amount";
-        snprintf(pe->message, sizeof pe->message,
-                 "amount must be a decimal string such as \"10.5\"");
-        return -1;
-    }
-    enum amount_err ae = amount_parse(json_string_value(amount), json_string_length(amount),
-                                      out->asset->decimals, &out->amount);
-    if (ae != AMOUNT_OK) {
-        pe->field = "amount";
-        snprintf(pe->message, sizeof pe->message, "amount %s", amount_err_text(ae));
-        return -1;
-    }
     if (jsonrpc_param_opt_string(p, "message", 0, 4 * TIP_MESSAGE_MAX_CHARS + 64, &message, pe) !=
         0)
         return -1;
