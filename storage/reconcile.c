@@ -92,6 +92,41 @@ static const char *const checks[] = {
     "d.asset AS debit_asset" SETTLEMENTS_FROM
     "AND t.state = 'SETTLED' AND NOT (d.app_id = t.app_id AND d.kind = 'NODE' "
     "AND d.asset = t.asset) ORDER BY x.id",
+    /* Every withdrawal is reserved exactly once, then exactly one of: still in flight (no payout,
+     * no refund), paid out (one payout of its amount, its fee accounted, evidence recorded), or
+     * refunded (one refund of its amount). */
+    "WITH w AS (SELECT w.id, w.app_id, w.state, w.amount, w.fee, w.completed_at, "
+    "  count(x.id) FILTER (WHERE x.kind = 'WITHDRAWAL_RESERVE') AS reserves, "
+    "  coalesce(sum(x.amount) FILTER (WHERE x.kind = 'WITHDRAWAL_RESERVE'), 0) AS reserved, "
+    "  count(x.id) FILTER (WHERE x.kind = 'WITHDRAWAL_PAYOUT') AS payouts, "
+    "  coalesce(sum(x.amount) FILTER (WHERE x.kind = 'WITHDRAWAL_PAYOUT'), 0) AS paid, "
+    "  count(x.id) FILTER (WHERE x.kind = 'WITHDRAWAL_REFUND') AS refunds, "
+    "  coalesce(sum(x.amount) FILTER (WHERE x.kind = 'WITHDRAWAL_REFUND'), 0) AS refunded, "
+    "  coalesce(sum(x.amount) FILTER (WHERE x.kind = 'WITHDRAWAL_FEE'), 0) AS fees "
+    "  FROM withdrawals w LEFT JOIN transfers x ON x.ref = w.id::text "
+    "   AND x.kind LIKE 'WITHDRAWAL\\_%' GROUP BY w.id) "
+    "SELECT CASE WHEN reserves <> 1 OR reserved <> amount THEN 'withdrawal_reserve_mismatch' "
+    "  WHEN state = 'COMPLETED' THEN 'completed_withdrawal_mismatch' "
+    "  WHEN state = 'FAILED' THEN 'failed_withdrawal_mismatch' "
+    "  ELSE 'live_withdrawal_settled' END AS finding, id AS withdrawal_id, app_id, state, "
+    "  amount, reserves, payouts, refunds, fees "
+    "FROM w WHERE NOT (reserves = 1 AND reserved = amount AND CASE state "
+    "  WHEN 'COMPLETED' THEN payouts = 1 AND paid = amount AND refunds = 0 AND fee IS NOT NULL "
+    "       AND fees = fee AND completed_at IS NOT NULL "
+    "  WHEN 'FAILED' THEN refunds = 1 AND refunded = amount AND payouts = 0 AND fees = 0 "
+    "  ELSE payouts = 0 AND refunds = 0 AND fees = 0 END) ORDER BY app_id, id",
+    "SELECT 'withdrawal_transfer_without_withdrawal' AS finding, x.id AS transfer_id, x.app_id, "
+    "x.kind, x.ref FROM transfers x LEFT JOIN withdrawals w ON w.id::text = x.ref "
+    "WHERE x.kind LIKE 'WITHDRAWAL\\_%' AND w.id IS NULL ORDER BY x.id",
+    /* Nothing else is in flight: the in-flight account holds exactly the live withdrawals. */
+    BALANCES_CTE ", live AS (SELECT app_id, asset, sum(amount)::numeric AS amount FROM withdrawals "
+    "  WHERE state IN ('PENDING', 'PROCESSING', 'RETRY_PENDING') GROUP BY app_id, asset) "
+    "SELECT 'inflight_balance_mismatch' AS finding, coalesce(b.app_id, l.app_id) AS app_id, "
+    "coalesce(b.asset, l.asset) AS asset, coalesce(b.balance, 0) AS inflight_balance, "
+    "coalesce(l.amount, 0) AS live_withdrawals "
+    "FROM (SELECT * FROM balances WHERE kind = 'WITHDRAWAL_INFLIGHT') b "
+    "FULL JOIN live l ON l.app_id = b.app_id AND l.asset = b.asset "
+    "WHERE coalesce(b.balance, 0) <> coalesce(l.amount, 0) ORDER BY 2, 3",
 };
 
 struct reconcile {

@@ -284,3 +284,53 @@ def test_values_with_spaces_are_quoted(ledger):
     r = reconcile(ledger.url)
     assert r.returncode == 2, r
     assert 'user_id="user with spaces"' in r.stdout, r.stdout
+
+
+# ---- withdrawals: reserved once, then exactly one of in flight / paid out / refunded ----------
+
+def withdrawal(ledger, user="u0", amount=400):
+    """A withdrawal through the balance gate (funded by the fixture's settled tips)."""
+    wid = str(uuid.uuid4())
+    rows = ledger.sql(
+        "SELECT outcome FROM fl_withdrawal_request(%s, 'forum1', %s, 'CKB', %s, %s, %s, NULL, "
+        "'h', true, 1, 1000000, 1000000, 1000000, 0, 10)",
+        params=(wid, user, amount, "pr-" + wid, "0x" + uuid.uuid4().hex * 2))
+    assert rows == [("CREATED",)], rows
+    return wid
+
+
+def test_withdrawals_in_each_state_are_clean(ledger):
+    live = withdrawal(ledger, "u0")
+    done = withdrawal(ledger, "u1")
+    ledger.sql("SELECT applied FROM fl_withdrawal_complete(%s, 3, 'test')", params=(done,))
+    failed = withdrawal(ledger, "u2")
+    ledger.sql("SELECT applied FROM fl_withdrawal_fail(%s, 'PAYMENT_FAILED', 'test')",
+               params=(failed,))
+    assert live and assert_clean(ledger.url)
+
+
+def test_completed_withdrawal_also_refunded(ledger):
+    wid = withdrawal(ledger, "u1")
+    ledger.sql("SELECT applied FROM fl_withdrawal_complete(%s, 0, 'test')", params=(wid,))
+    ledger.transfer(ledger.account("WITHDRAWAL_INFLIGHT", ""), ledger.account("USER", "u1"), 400,
+                    kind="WITHDRAWAL_REFUND", ref=wid)
+    found = assert_findings(ledger.url)
+    assert {"completed_withdrawal_mismatch", "inflight_balance_mismatch"} == names(found), found
+    assert found[0]["withdrawal_id"] == wid and found[0]["refunds"] == "1"
+
+
+def test_failed_withdrawal_without_refund(ledger):
+    wid = withdrawal(ledger, "u2")
+    ledger.sql("SELECT applied FROM fl_withdrawal_fail(%s, 'PAYMENT_FAILED', 'test')",
+               params=(wid,))
+    ledger.rewrite("DELETE FROM transfers WHERE idempotency_key = 'withdrawal:refund:' || %s",
+                   params=(wid,))
+    found = assert_findings(ledger.url)
+    assert "failed_withdrawal_mismatch" in names(found), found
+
+
+def test_withdrawal_transfer_without_withdrawal(ledger):
+    ledger.transfer(ledger.account("USER", "u0"), ledger.account("WITHDRAWAL_INFLIGHT", ""), 5,
+                    kind="WITHDRAWAL_RESERVE", ref=str(uuid.uuid4()))
+    found = assert_findings(ledger.url)
+    assert {"withdrawal_transfer_without_withdrawal", "inflight_balance_mismatch"} == names(found)
