@@ -26,7 +26,10 @@ import fl
 
 PING_INTERVAL_S = 0.05
 PING_P99_BOUND_S = 1.0 * fl.SLOW
-RSS_BOUND_KB = int(os.environ.get("FL_ABUSE_RSS_BOUND_KB", str(256 * 1024)))
+# Sanitizer builds (FL_TEST_SLOWNESS > 1) keep freed memory in quarantine and shadow it: their
+# bound is four times the plain build's.
+RSS_BOUND_KB = int(os.environ.get("FL_ABUSE_RSS_BOUND_KB",
+                                  str(256 * 1024 * (4 if fl.SLOW > 1 else 1))))
 IDLE_CONNECTIONS = int(os.environ.get("FL_ABUSE_IDLE_CONNECTIONS", "5000"))
 
 # Thousands of sockets need descriptors on both sides; the daemon inherits this limit when started
