@@ -14,6 +14,16 @@
 #ifndef FL_FAULT_H
 #define FL_FAULT_H
 
+/* 1 when this binary carries fault points (a test build), 0 in a release build. */
+static inline int fault_compiled_in(void)
+{
+#ifdef FIBERLINK_FAULT_POINTS
+    return 1;
+#else
+    return 0;
+#endif
+}
+
 #ifdef FIBERLINK_FAULT_POINTS
 void fault_init(void);
 void fault_point(const char *name);

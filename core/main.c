@@ -267,7 +267,8 @@ int main(int argc, char **argv)
             return 0;
         }
         if (strcmp(argv[i], "--version") == 0) {
-            printf("fiberlinkd %s\n", FIBERLINK_VERSION);
+            printf("fiberlinkd %s%s\n", FIBERLINK_VERSION,
+                   fault_compiled_in() ? " (test build: fault points)" : "");
             return 0;
         }
         if (strcmp(argv[i], "--config") == 0) {
