@@ -12,6 +12,11 @@
 #include <jansson.h>
 #include <stdint.h>
 
+/* The longest invoice description, in bytes, that FNN's new_invoice accepts (it refuses longer
+ * ones). A tip's message may be longer in bytes (280 characters of up to 4 bytes each), so the
+ * description sent is cut to this at a character boundary; the full message stays in the tip. */
+#define FNN_DESCRIPTION_MAX 639
+
 enum fnn_outcome {
     FNN_OK = 0,
     FNN_TRANSIENT, /* timeout, connect failure, HTTP 5xx, -32603, -32000 "busy/unavailable" kinds: retry later */

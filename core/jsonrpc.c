@@ -144,10 +144,20 @@ static int check_string(json_t *v, const char *field, size_t minlen, size_t maxl
 
     if (!json_is_string(v))
         return string_error(field, minlen, maxlen, optional, err);
-    n = json_string_length(v);
+    const char *s = json_string_value(v);
+    size_t bytes = json_string_length(v);
+    /* A NUL inside would silently cut the C string every later step sees (and Postgres text
+     * refuses it): refuse it here, by name. */
+    if (strlen(s) != bytes) {
+        err->field = field;
+        snprintf(err->message, sizeof(err->message), "%s must not contain NUL characters", field);
+        return -1;
+    }
+    /* The limits are in characters, as the API states them; jansson holds valid UTF-8. */
+    n = jsonrpc_utf8_chars(s, bytes);
     if (n < minlen || n > maxlen)
         return string_error(field, minlen, maxlen, optional, err);
-    *out = json_string_value(v);
+    *out = s;
     return 0;
 }
 

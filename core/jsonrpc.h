@@ -40,7 +40,8 @@ struct jsonrpc_param_error {
     char message[160];
 };
 
-/* Required string, length (bytes) in [minlen, maxlen]. */
+/* Required string of [minlen, maxlen] characters (UTF-8 code points, as the API states its
+ * limits); one holding a NUL is refused too. */
 int jsonrpc_param_string(json_t *params, const char *field, size_t minlen, size_t maxlen,
                          const char **out, struct jsonrpc_param_error *err);
 /* Optional string or null: *out is NULL when absent or null. */
@@ -54,7 +55,7 @@ int jsonrpc_param_opt_bool(json_t *params, const char *field, int dflt, int *out
                            struct jsonrpc_param_error *err);
 
 /* Number of UTF-8 code points in s[0..len) (bytes that are not continuation bytes), for limits
- * stated in characters, such as a tip message's 280. The helpers above count bytes. */
+ * stated in characters, such as a tip message's 280 (the helpers above count with it too). */
 size_t jsonrpc_utf8_chars(const char *s, size_t len);
 
 /* Serialises a success answer {"jsonrpc":"2.0","id":id,"result":result}. Steals result.

@@ -176,16 +176,31 @@ static void on_new_invoice(void *ctx, const struct fnn_result *res)
     store_tip(tc);
 }
 
+/* The invoice description: the message, cut at a UTF-8 character boundary to what the node
+ * accepts. */
+static json_t *invoice_description(const char *message)
+{
+    if (message == NULL)
+        return json_string("Fiber Link tip");
+    size_t len = strlen(message);
+    if (len > FNN_DESCRIPTION_MAX) {
+        len = FNN_DESCRIPTION_MAX;
+        while (len > 0 && ((unsigned char)message[len] & 0xC0) == 0x80)
+            len--;
+    }
+    return json_stringn(message, len);
+}
+
 static void request_invoice(struct tip_create *tc)
 {
     const struct rpc_env *env = tc->call->env;
     char amount[24], expiry[24];
     u128hex_encode((uint64_t)tc->p.amount, amount);
     u128hex_encode((uint64_t)env->cfg->invoice_expiry, expiry);
-    json_t *p = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "amount", amount, "currency",
-                          env->cfg->fnn_currency, "description",
-                          tc->p.message != NULL ? tc->p.message : "Fiber Link tip", "expiry",
-                          expiry, "payment_preimage", tc->preimage, "hash_algorithm", "sha256");
+    json_t *p =
+        json_pack("{s:s, s:s, s:o, s:s, s:s, s:s}", "amount", amount, "currency",
+                  env->cfg->fnn_currency, "description", invoice_description(tc->p.message),
+                  "expiry", expiry, "payment_preimage", tc->preimage, "hash_algorithm", "sha256");
     if (tc->p.asset->udt_type_script != NULL)
         json_object_set_new(p, "udt_type_script", json_deep_copy(tc->p.asset->udt_type_script));
     fnn_call(env->fnn, "new_invoice", p, 0, on_new_invoice, tc);

@@ -12,7 +12,9 @@
 
 #include <jansson.h>
 
-#define SIM_MAX_DESCRIPTION 639 /* FNN's limit */
+#include "core/fnn.h"
+
+#define SIM_MAX_DESCRIPTION FNN_DESCRIPTION_MAX
 #define SIM_MAX_UDT_ARGS 256
 /* FNN's final_expiry_delta bounds (ms): MIN_TLC_EXPIRY_DELTA (160 min), 14 days */
 #define SIM_MIN_FINAL_EXPIRY_DELTA 9600000ULL

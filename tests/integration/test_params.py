@@ -68,6 +68,8 @@ def test_self_tip(db, client):
     {"postId": "p" * 128, "fromUserId": "f" * 128, "toUserId": "t" * 128},
     {"message": "  " + "m" * 280 + "  "},
     {"message": "é" * 280},
+    {"message": "\U0001F600" * 280},
+    {"postId": "é" * 128, "fromUserId": "\u4e2d" * 128, "toUserId": "\U0001F600" * 128},
     {"message": None, "topicId": None, "clientRequestId": None},
     {"message": DROP, "topicId": DROP},
     {"message": "   "},
@@ -75,7 +77,8 @@ def test_self_tip(db, client):
     {"amount": "92233720368.54775807"},
     {"amount": "1.12345678"},
     {"unknownParam": {"ignored": True}},
-], ids=["ids-128", "message-280-after-trim", "message-280-multibyte", "nulls", "omitted",
+], ids=["ids-128", "message-280-after-trim", "message-280-multibyte", "message-280-emoji",
+        "ids-128-multibyte", "nulls", "omitted",
         "blank-message", "crid-128", "int64-max", "8-decimals", "unknown-param"])
 def test_tip_create_edge_values_accepted(db, client, change):
     res = client.result("tip.create", fl.tip_params(**change))
@@ -117,3 +120,14 @@ def test_tip_status_unknown(client):
     assert client.error("tip.status", {"invoice": "fibt1unknowninvoice"})["code"] == -32004
     # A malformed id can only be unknown or invalid, never a server error.
     assert client.error("tip.status", {"tipId": "not-a-uuid'; --"})["code"] in (-32004, -32602)
+
+
+def test_long_multibyte_message_kept_whole(db, client, sim):
+    # 280 four-byte characters are 1,120 bytes, more than an invoice description holds (639): the
+    # tip keeps the whole message, the invoice carries its longest whole-character prefix.
+    msg = "\U0001F600" * 280
+    res = client.result("tip.create", fl.tip_params(message=msg))
+    assert db.one("SELECT message FROM tips WHERE id = %s", (res["tipId"],)) == (msg,)
+    attrs = sim.ok("parse_invoice", {"invoice": res["invoice"]})["invoice"]["data"]["attrs"]
+    desc = next(a["description"] for a in attrs if "description" in a)
+    assert desc == "\U0001F600" * 159, desc

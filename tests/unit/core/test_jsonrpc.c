@@ -202,6 +202,18 @@ static void test_param_string(void **state)
     assert_string_equal(err.message, "long must be a string of 1 to 9 characters");
     assert_int_equal(jsonrpc_param_string(p, "long", 0, 10, &s, &err), 0);
 
+    /* limits count characters, not bytes: three 4-byte characters fit a limit of 3 */
+    json_object_set_new(p, "emoji",
+                        json_string("\xF0\x9F\x98\x80\xF0\x9F\x98\x80\xF0\x9F\x98\x80"));
+    assert_int_equal(jsonrpc_param_string(p, "emoji", 1, 3, &s, &err), 0);
+    assert_int_equal(jsonrpc_param_string(p, "emoji", 1, 2, &s, &err), -1);
+    assert_string_equal(err.message, "emoji must be a string of 1 to 2 characters");
+    /* an embedded NUL is refused by name instead of cutting the string short */
+    json_object_set_new(p, "nulbyte", json_stringn("a\0b", 3));
+    assert_int_equal(jsonrpc_param_string(p, "nulbyte", 1, 128, &s, &err), -1);
+    assert_string_equal(err.field, "nulbyte");
+    assert_string_equal(err.message, "nulbyte must not contain NUL characters");
+
     /* optional: absent and null give NULL */
     s = "x";
     assert_int_equal(jsonrpc_param_opt_string(p, "missing", 1, 128, &s, &err), 0);
