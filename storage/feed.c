@@ -1,7 +1,8 @@
-/* Settled-feed queries (storage/feed.h). One statement: a keyset page over the partial index
- * tips_settled_feed_idx (app_id, settled_at, id) WHERE state = 'SETTLED'. Without a cursor the
- * row comparison starts below every real position, so the same statement (and plan shape) serves
- * the first page and the following ones. */
+/* Settled-feed queries (storage/feed.h). One call of fl_settled_feed (migration 0005): a keyset
+ * page over the partial index tips_settled_feed_idx (app_id, settled_at, id) WHERE state =
+ * 'SETTLED', cut at a horizon below which no settlement can still commit, so a cursor never
+ * passes a tip that appears later. Without a cursor the row comparison starts below every real
+ * position, so the same statement (and plan shape) serves the first page and the following ones. */
 #include "storage/feed.h"
 
 #include <stdio.h>
@@ -16,12 +17,8 @@
 static const char FEED_SQL[] =
     "SELECT t.id, t.post_id, t.topic_id, t.invoice, t.asset, t.amount, t.from_user_id, "
     "       t.to_user_id, t.message, " TS("t.settled_at") " AS settled_at "
-    "FROM tips t "
-    "WHERE t.app_id = $1 AND t.state = 'SETTLED' "
-    "  AND (t.settled_at, t.id) > (coalesce($2::timestamptz, '-infinity'), "
-    "                              coalesce($3::uuid, '00000000-0000-0000-0000-000000000000')) "
-    "ORDER BY t.settled_at, t.id "
-    "LIMIT $4::integer";
+    "FROM fl_settled_feed($1, $2::timestamptz, $3::uuid, $4::integer) t "
+    "ORDER BY t.settled_at, t.id";
 /* clang-format on */
 
 struct feed_req {

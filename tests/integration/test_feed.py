@@ -140,35 +140,38 @@ def test_paging_has_no_duplicates_and_no_gaps(db, client, feed_tips, limit, foll
 
 def test_cursor_round_trip_at_microsecond_precision(db, sim, client, feed_tips):
     """Three tips a microsecond apart, and two on the same microsecond: a cursor on each must
-    resume exactly after it, whatever ISO spelling of that instant the client sends back."""
+    resume exactly after it, whatever ISO spelling of that instant the client sends back. (The
+    times lie in the past, so the five lead the feed: the feed never shows a settlement stamped
+    after the present, which a later one could precede.)"""
     ids = sorted(settle_tip(client, sim, postId=f"micro-{i}")["tipId"] for i in range(5))
-    times = ["2031-05-06 07:08:09.123455+00", "2031-05-06 07:08:09.123456+00",
-             "2031-05-06 07:08:09.123456+00", "2031-05-06 07:08:09.123457+00",
-             "2031-05-06 07:08:10+00"]
+    times = ["2021-05-06 07:08:09.123455+00", "2021-05-06 07:08:09.123456+00",
+             "2021-05-06 07:08:09.123456+00", "2021-05-06 07:08:09.123457+00",
+             "2021-05-06 07:08:10+00"]
     for tip_id, ts in zip(ids, times):
         execute(db, "UPDATE tips SET settled_at = %s::timestamptz WHERE id = %s", (ts, tip_id))
     items = walk(client, 100)
-    tail = items[-5:]
-    assert [it["tipIntentId"] for it in tail] == ids, tail
+    order = [it["tipIntentId"] for it in items]
+    tail = items[:5]
+    assert order[:5] == ids, tail
     assert [it["settledAt"] for it in tail] == [
-        "2031-05-06T07:08:09.123455Z", "2031-05-06T07:08:09.123456Z",
-        "2031-05-06T07:08:09.123456Z", "2031-05-06T07:08:09.123457Z",
-        "2031-05-06T07:08:10.000000Z"]
+        "2021-05-06T07:08:09.123455Z", "2021-05-06T07:08:09.123456Z",
+        "2021-05-06T07:08:09.123456Z", "2021-05-06T07:08:09.123457Z",
+        "2021-05-06T07:08:10.000000Z"]
     for k, it in enumerate(tail):
         cursor = {"settledAt": it["settledAt"], "id": it["tipIntentId"]}
         res = client.result("tip.settled_feed", {"limit": 100, "after": cursor})
-        assert [x["tipIntentId"] for x in res["items"]] == ids[k + 1:], (cursor, res)
+        assert [x["tipIntentId"] for x in res["items"]] == order[k + 1:], (cursor, res)
     # The same instant spelt with an offset, or with nanosecond zeros, is the same cursor.
     second = tail[1]
-    for spelling in ("2031-05-06T09:08:09.123456+02:00", "2031-05-06T07:08:09.123456000Z",
-                     "2031-05-06T07:08:09.123456+00:00"):
+    for spelling in ("2021-05-06T09:08:09.123456+02:00", "2021-05-06T07:08:09.123456000Z",
+                     "2021-05-06T07:08:09.123456+00:00"):
         res = client.result("tip.settled_feed", {"limit": 100, "after": {
             "settledAt": spelling, "id": second["tipIntentId"]}})
-        assert [x["tipIntentId"] for x in res["items"]] == ids[2:], (spelling, res)
+        assert [x["tipIntentId"] for x in res["items"]] == order[2:], (spelling, res)
     # Rounded to milliseconds, a cursor would land elsewhere: 123 ms precedes all five.
     res = client.result("tip.settled_feed", {"limit": 100, "after": {
-        "settledAt": "2031-05-06T07:08:09.123Z", "id": second["tipIntentId"]}})
-    assert [x["tipIntentId"] for x in res["items"]] == ids
+        "settledAt": "2021-05-06T07:08:09.123Z", "id": second["tipIntentId"]}})
+    assert [x["tipIntentId"] for x in res["items"]] == order
     # A cursor past the end answers an empty page with a null nextCursor.
     res = client.result("tip.settled_feed", {"after": {
         "settledAt": "2099-01-01T00:00:00Z", "id": str(uuid.uuid4())}})
@@ -236,9 +239,37 @@ def test_feed_uses_the_settled_index(db):
             "EXPLAIN SELECT id FROM tips t WHERE t.app_id = 'forum1' AND t.state = 'SETTLED' "
             "AND (t.settled_at, t.id) > (coalesce(NULL::timestamptz, '-infinity'), "
             "coalesce(NULL::uuid, '00000000-0000-0000-0000-000000000000')) "
+            "AND t.settled_at < clock_timestamp() "
             "ORDER BY t.settled_at, t.id LIMIT 21").fetchall())
     assert "tips_settled_feed_idx" in plan, plan
     assert "Sort" not in plan, plan
+
+
+def test_settlement_committing_late_is_not_skipped(db, client, feed_tips):
+    # Two settlements: the first stamps its settled_at and stays open, the second stamps a later
+    # one and commits. A page read in between must not show the second (its cursor would pass the
+    # first for good); once the first commits, the page from the same cursor has both, in order.
+    last = walk(client, 100)[-1]
+    cursor = {"settledAt": last["settledAt"], "id": last["tipIntentId"]}
+    first, second = (client.result("tip.create", fl.tip_params(postId=f"late-{i}"))["tipId"]
+                     for i in range(2))
+
+    def settle(conn, tip):
+        amount = db.one("SELECT amount FROM tips WHERE id = %s", (tip,))[0]
+        conn.execute("SELECT fl_settle_tip(%s, %s, 'test', 'Paid')", (tip, amount))
+
+    with psycopg.connect(db.url) as slow:
+        settle(slow, first)
+        with psycopg.connect(db.url, autocommit=True) as fast:
+            settle(fast, second)
+        settled = db.rows("SELECT id::text FROM tips WHERE id IN (%s, %s) AND state = 'SETTLED'",
+                          (first, second))
+        assert settled == [(second,)], settled  # the first is not committed yet
+        page = client.result("tip.settled_feed", {"after": cursor})
+        assert page == {"items": [], "nextCursor": None}, page
+        slow.commit()
+    page = client.result("tip.settled_feed", {"after": cursor})
+    assert [i["tipIntentId"] for i in page["items"]] == [first, second], page
 
 
 def test_invariants_hold(db, feed_tips):
