@@ -37,7 +37,8 @@ struct check {
     int64_t amount;
     int64_t expires_at_ms;
     int64_t age_ms;
-    int expiry_noted; /* node_status was already "Expired" when claimed */
+    int64_t lease_end_ms; /* local estimate of when the claim's lease runs out */
+    int expiry_noted;     /* node_status was already "Expired" when claimed */
 };
 
 struct poller {
@@ -91,12 +92,21 @@ static void run_end(struct poller *p)
 
 static void pump(struct poller *p)
 {
+    /* A queued check starts only while its lease still has a tenth left: behind a slow node the
+     * queue can outlast the lease, and by then another daemon may have claimed the tip again. The
+     * dropped tip is due again and the next claim (here or elsewhere) takes it. */
+    int64_t margin = p->cfg->poll_lease_ms / 10;
     while (!p->stopped && p->queue_head != NULL &&
            p->inflight < (unsigned)p->cfg->poll_max_inflight) {
         struct check *c = p->queue_head;
         p->queue_head = c->next;
         if (p->queue_head == NULL)
             p->queue_tail = NULL;
+        if (now_ms(p) + margin >= c->lease_end_ms) {
+            log_event(LOG_DEBUG, "poller.lease_lapsed", "tip_id=%s", c->id);
+            free(c);
+            continue;
+        }
         p->inflight++;
         check_start(c);
     }
@@ -297,6 +307,7 @@ static void on_claim(void *ctx, enum pg_outcome outcome, const struct tip_claim 
     if (n > 0)
         FAULT_POINT("poller.mid_claim");
     p->claimed_full = n >= p->cfg->poll_batch;
+    int64_t lease_end = now_ms(p) + p->cfg->poll_lease_ms;
     for (int i = 0; i < n; i++) {
         struct check *c = xcalloc(1, sizeof *c);
         c->poller = p;
@@ -306,6 +317,7 @@ static void on_claim(void *ctx, enum pg_outcome outcome, const struct tip_claim 
         c->amount = rows[i].amount;
         c->expires_at_ms = rows[i].expires_at_ms;
         c->age_ms = rows[i].age_ms;
+        c->lease_end_ms = lease_end;
         c->expiry_noted = rows[i].node_status != NULL && strcmp(rows[i].node_status, "Expired") == 0;
         if (p->queue_tail != NULL)
             p->queue_tail->next = c;
@@ -341,6 +353,11 @@ struct poller *poller_new(struct ev_loop *loop, struct pg_pool *pg, struct fnn_c
 
 void poller_start(struct poller *p)
 {
+    /* One check can take up to three node calls (get, cancel, get again): a lease shorter than
+     * that lets a slow node's check outlive it, and another daemon may check the tip meanwhile. */
+    if (p->cfg->poll_lease_ms < 3 * p->cfg->fnn_timeout_ms)
+        log_event(LOG_WARN, "poller.short_lease", "poll_lease_ms=%d fnn_timeout_ms=%d",
+                  p->cfg->poll_lease_ms, p->cfg->fnn_timeout_ms);
     p->stopped = 0;
     ev_timer_set(&p->timer, p->cfg->poll_interval_ms / 1000.0, 0.0);
     ev_timer_start(p->loop, &p->timer);
