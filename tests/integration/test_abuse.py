@@ -25,11 +25,13 @@ import pytest
 import fl
 
 PING_INTERVAL_S = 0.05
-PING_P99_BOUND_S = 1.0 * fl.SLOW
-# Sanitizer builds (FL_TEST_SLOWNESS > 1) keep freed memory in quarantine and shadow it: their
-# bound is four times the plain build's.
+# Bounds about ten times (latency) and three times (memory) what a plain build shows here, so a
+# regression fails them while a busy shared machine does not: p99 up to ~13 ms, RSS up to ~22 MB.
+PING_P99_BOUND_S = 0.25 * fl.SLOW
+# Sanitizer builds (FL_TEST_SLOWNESS > 1) keep freed memory in ASan's quarantine (up to 256 MB)
+# and shadow it, so their bound is ASan's own scale, not the plain build's.
 RSS_BOUND_KB = int(os.environ.get("FL_ABUSE_RSS_BOUND_KB",
-                                  str(256 * 1024 * (4 if fl.SLOW > 1 else 1))))
+                                  str(1024 * 1024 if fl.SLOW > 1 else 64 * 1024)))
 IDLE_CONNECTIONS = int(os.environ.get("FL_ABUSE_IDLE_CONNECTIONS", "5000"))
 
 # Thousands of sockets need descriptors on both sides; the daemon inherits this limit when started
@@ -620,6 +622,8 @@ def test_many_concurrent_streams(db, start_daemon):
     d = start_daemon({"FIBERLINK_LOG_LEVEL": "warn"})
     with Watch("many_streams", d, db) as w:
         w.figures.update(in_child(attack_many_streams, d.port, 10, 1000, 3.0))
+    # The streams within h2o's concurrency limit were answered once their bodies came.
+    assert w.figures["bytes_answered"] > 0, w.figures
     stop_ok(d)
 
 
@@ -687,6 +691,10 @@ def test_idle_connections(db, start_daemon):
                       30, f"the daemon to accept {n} connections")
         time.sleep(2.0)
         w.figures["rss_with_idle_kb"] = vm_rss_kb(d.pid)
+        # The idle connections are still open and served: a sample of them asks for a page.
+        for s in random.Random(7).sample(socks, 20):
+            s.sendall(b"GET /healthz/live HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert s.recv(4096).startswith(b"HTTP/1.1 200"), "an idle connection was dropped"
         for s in socks:
             s.close()
     stop_ok(d)

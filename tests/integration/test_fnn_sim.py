@@ -18,8 +18,9 @@ import time
 
 import pytest
 
-BUILD_DIR = os.environ.get("FL_BUILD_DIR", "/work/main/build")
-SIM_BIN = os.path.join(BUILD_DIR, "fnn-sim")
+import fl
+
+SIM_BIN = os.path.join(fl.BUILD, "fnn-sim")
 
 
 class Sim:
@@ -89,8 +90,6 @@ class Sim:
 
 @pytest.fixture
 def sim():
-    if not os.path.exists(SIM_BIN):
-        pytest.skip("fnn-sim not built in " + BUILD_DIR)
     s = Sim()
     yield s
     s.stop()
@@ -432,8 +431,6 @@ def test_set_latency(sim):
 
 
 def test_require_token():
-    if not os.path.exists(SIM_BIN):
-        pytest.skip("fnn-sim not built")
     s = Sim("--require-token", "t0ken")
     try:
         assert s.error("node_info") == {"code": -32999, "message": "Unauthorized"}
@@ -444,8 +441,6 @@ def test_require_token():
 
 
 def test_cli():
-    if not os.path.exists(SIM_BIN):
-        pytest.skip("fnn-sim not built")
     out = subprocess.run([SIM_BIN, "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.startswith("fnn-sim ")
     out = subprocess.run([SIM_BIN, "--help"], capture_output=True, text=True)
@@ -456,8 +451,6 @@ def test_cli():
 
 
 def test_other_currency_and_sigint():
-    if not os.path.exists(SIM_BIN):
-        pytest.skip("fnn-sim not built")
     s = Sim("--currency", "Fibb")
     try:
         res = s.call("new_invoice", {"amount": "0x1", "currency": "Fibb"})
