@@ -8,6 +8,7 @@
  *   settle.before_commit  the node answered Paid; the settle transaction is about to be sent
  *   settle.after_commit   the settle transaction committed; nothing answered or logged yet
  *   poller.mid_claim      a claim committed (leases taken); no tip checked yet
+ *   status.after_commit   tip.status settled the tip and committed; the answer not yet sent
  *   withdraw.before_send  send_started_at committed; send_payment not yet sent
  *   withdraw.after_send   send_payment answered; nothing recorded or polled yet
  *   withdraw.before_complete  the node reports Success; the complete transaction not yet sent */

@@ -11,6 +11,7 @@
 
 #include "core/amount.h"
 #include "core/crypto.h"
+#include "core/fault.h"
 #include "core/ids.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -370,6 +371,7 @@ static void on_settled(void *ctx, enum pg_outcome outcome, const struct tip *t, 
         status_finish(ts, json_incref(ts->stored));
         return;
     }
+    FAULT_POINT("status.after_commit");
     if (applied)
         log_event(LOG_INFO, "tip.settled", "tip_id=%s source=tip.status amount=%lld", t->id,
                   (long long)t->amount);
