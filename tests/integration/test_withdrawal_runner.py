@@ -147,10 +147,8 @@ def check_withdrawal_ledger(db, sim=None, allow_in_flight=False):
             if state == "FAILED":
                 # Refunded only when no payment can land: never after a Success.
                 assert p is None or p["status"] == "Failed", f"{wid}: refunded but node has {p}"
-    rec = fl.reconcile(db.url)
-    if rec is not None:
-        rc, out = rec
-        assert rc == 0, f"fiberlinkd reconcile found problems:\n{out}"
+    rc, out = fl.reconcile(db.url)
+    assert rc == 0, f"fiberlinkd reconcile found problems:\n{out}"
 
 
 def fresh_user():
@@ -198,6 +196,31 @@ def test_two_send_timeouts_then_success(runner, db, sim):
         assert state == "COMPLETED" and retries == 2
         p = sim_payments(sim)[inv["payment_hash"]]
         assert int(p["sessions"], 16) == 1, p
+    check_withdrawal_ledger(db, sim)
+
+
+def test_existing_session_is_followed_not_doubled(runner, db, sim):
+    """The first send_payment made its session but the answer was lost; the retry's lookup is
+    told (wrongly, as a node racing its own store might) that no session exists, so the runner
+    sends again and the node refuses with "Payment session already exists": the runner follows
+    that session to Success instead of paying twice."""
+    d = runner()
+    with fl.Client(d.base, db.app_id, db.secret) as c:
+        user = fresh_user()
+        fund(c, sim, user)
+        inv = external_invoice(sim, 6)
+        sim.ok("sim_script", {"method": "send_payment", "outcome": "timeout", "count": hex(1)})
+        sim.ok("sim_script", {"method": "get_payment", "outcome": "error", "count": hex(1),
+                              "error": "Payment session not found: " + inv["payment_hash"]})
+        sends = sim.ok("sim_stats")["calls"].get("send_payment", 0)
+        wid = request(c, user, 6, inv["invoice"])
+        state, *_ = wait_final(db, wid, daemon=d)
+        assert state == "COMPLETED"
+        # Two sends: the second met the existing session.
+        assert sim.ok("sim_stats")["calls"].get("send_payment", 0) - sends == 2
+        p = sim_payments(sim)[inv["payment_hash"]]
+        assert int(p["sessions"], 16) == 1 and p["status"] == "Success", p
+        assert balance(db, user) == 94 * CKB
     check_withdrawal_ledger(db, sim)
 
 
