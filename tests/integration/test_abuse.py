@@ -25,9 +25,10 @@ import pytest
 import fl
 
 PING_INTERVAL_S = 0.05
-# Bounds about ten times (latency) and three times (memory) what a plain build shows here, so a
-# regression fails them while a busy shared machine does not: p99 up to ~13 ms, RSS up to ~22 MB.
-PING_P99_BOUND_S = 0.25 * fl.SLOW
+# Bounds about twice the worst a plain build has shown here (docs/operations.md: ping p99 up to
+# 220 ms while 5,000 connections are being accepted, RSS up to 33 MB), so a regression fails them
+# while a busy shared machine does not.
+PING_P99_BOUND_S = 0.5 * fl.SLOW
 # Sanitizer builds (FL_TEST_SLOWNESS > 1) keep freed memory in ASan's quarantine (up to 256 MB)
 # and shadow it, so their bound is ASan's own scale, not the plain build's.
 RSS_BOUND_KB = int(os.environ.get("FL_ABUSE_RSS_BOUND_KB",
