@@ -30,15 +30,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
 
     for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
+        /* Limits count characters; a character is 1 to 4 bytes of valid UTF-8. */
         if (jsonrpc_param_string(req.params, strings[i], 1, 128, &s, &perr) == 0) {
-            size_t len = strlen(s);
-            if (len < 1 || len > 128 || jsonrpc_utf8_chars(s, len) > len)
+            size_t len = strlen(s), chars = jsonrpc_utf8_chars(s, len);
+            if (chars < 1 || chars > 128 || len > 4 * chars)
                 abort();
         } else if (perr.field != strings[i]) {
             abort();
         }
         if (jsonrpc_param_opt_string(req.params, strings[i], 0, 280, &s, &perr) == 0 && s != NULL &&
-            strlen(s) > 280)
+            jsonrpc_utf8_chars(s, strlen(s)) > 280)
             abort();
     }
     if (jsonrpc_param_opt_int(req.params, "limit", 1, 100, 20, &n, &perr) == 0 &&

@@ -33,11 +33,12 @@ static void check(int ok)
         abort();
 }
 
+/* Length in characters (UTF-8 code points), as the params helpers count. */
 static int len_within(const char *s, size_t min, size_t max)
 {
     if (s == NULL)
         return 0;
-    size_t n = strlen(s);
+    size_t n = jsonrpc_utf8_chars(s, strlen(s));
     return n >= min && n <= max;
 }
 
