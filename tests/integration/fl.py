@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 import uuid
 
@@ -553,8 +554,6 @@ class Gate:
     listens on the same port again."""
 
     def __init__(self, target_url):
-        import threading
-        self._threading = threading
         host, port = target_url.removeprefix("http://").rstrip("/").rsplit(":", 1)
         self.target = (host, int(port))
         self.port = free_port()
@@ -570,7 +569,7 @@ class Gate:
         s.bind(("127.0.0.1", self.port))
         s.listen(128)
         self.listener = s
-        self._threading.Thread(target=self._accept, args=(s,), daemon=True).start()
+        threading.Thread(target=self._accept, args=(s,), daemon=True).start()
 
     def close(self):
         s, self.listener = self.listener, None
@@ -604,7 +603,7 @@ class Gate:
                     return
                 self.conns += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
-                self._threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
 
     @staticmethod
     def _pump(src, dst):

@@ -409,7 +409,8 @@ def test_node_down_for_30_seconds_past_deadlines(rig):
     that goes down, keeps its invoices as a stopped node keeps its store), and every open tip's
     deadline passes meanwhile. Tips paid before the outage are credited at once; tips paid during
     it, whose deadline then passes with the node unreachable, are credited when it is back (the
-    cancel finds them Paid); the rest end EXPIRED only once the node confirms it. Nothing fails
+    node reports them Paid, past their deadline); the rest end EXPIRED only once the node
+    confirms it. Nothing fails
     because the node was away."""
     rng = random.Random(6)
     gate = fl.Gate(rig.sim.url)
