@@ -10,11 +10,11 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "core/amount.h"
 #include "core/crypto.h"
+#include "core/invoice_match.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "storage/policy.h"
@@ -234,102 +234,9 @@ static int job_parse(struct wd_job *j)
 
 /* ---- the destination, checked with the node ---- */
 
-/* The udt_script attribute of a decoded invoice (hex molecule), NULL when it has none. */
-static const char *invoice_udt_script(json_t *result)
-{
-    json_t *attrs =
-        json_object_get(json_object_get(json_object_get(result, "invoice"), "data"), "attrs");
-    size_t i;
-    json_t *attr;
-    json_array_foreach (attrs, i, attr) {
-        json_t *v = json_object_get(attr, "udt_script");
-        if (v == NULL)
-            v = json_object_get(attr, "UdtScript");
-        if (json_is_string(v))
-            return json_string_value(v);
-    }
-    return NULL;
-}
-
-static const char *skip_0x(const char *s)
-{
-    return strncmp(s, "0x", 2) == 0 ? s + 2 : s;
-}
-
-/* The molecule encoding of a Script {code_hash, hash_type, args} as FNN puts it in an invoice's
- * udt_script attribute: a table of three fields (header: total size and three offsets, u32 LE),
- * Byte32, one hash-type byte, and Bytes (u32 LE length, then the bytes). Lowercase hex without
- * 0x, malloc'd; NULL when the script is not well-formed. */
-static char *script_molecule_hex(json_t *script)
-{
-    static const struct {
-        const char *name;
-        uint8_t byte;
-    } hash_types[] = {{"data", 0}, {"type", 1}, {"data1", 2}, {"data2", 4}};
-    const char *code_hash = json_string_value(json_object_get(script, "code_hash"));
-    const char *hash_type = json_string_value(json_object_get(script, "hash_type"));
-    const char *args = json_string_value(json_object_get(script, "args"));
-    if (code_hash == NULL || hash_type == NULL || args == NULL)
-        return NULL;
-    code_hash = skip_0x(code_hash);
-    args = skip_0x(args);
-    size_t args_len = strlen(args) / 2;
-    if (strlen(code_hash) != 64 || strlen(args) % 2 != 0 || args_len > 1u << 20)
-        return NULL;
-    int ht = -1;
-    for (size_t i = 0; i < FL_ARRAY_LEN(hash_types); i++) {
-        if (strcmp(hash_type, hash_types[i].name) == 0)
-            ht = hash_types[i].byte;
-    }
-    if (ht < 0)
-        return NULL;
-    size_t total = 16 + 32 + 1 + 4 + args_len;
-    uint8_t *m = xmalloc(total);
-    uint32_t header[4] = {(uint32_t)total, 16, 48, 49};
-    for (int i = 0; i < 4; i++)
-        for (int b = 0; b < 4; b++)
-            m[4 * i + b] = (uint8_t)(header[i] >> (8 * b));
-    for (int b = 0; b < 4; b++)
-        m[49 + b] = (uint8_t)((uint32_t)args_len >> (8 * b));
-    m[48] = (uint8_t)ht;
-    char *out = NULL;
-    if (hex_decode(code_hash, 64, m + 16, 32) == 0 &&
-        (args_len == 0 || hex_decode(args, 2 * args_len, m + 53, args_len) == 0)) {
-        out = xmalloc(2 * total + 1);
-        hex_encode(m, total, out);
-    }
-    free(m);
-    return out;
-}
-
-/* 0 when the invoice pays in the job's asset; -1 with a message otherwise. */
-static int check_invoice_asset(struct wd_job *j, json_t *result)
-{
-    const char *udt = invoice_udt_script(result);
-    const struct asset *a = j->p.asset;
-    if (a->udt_type_script == NULL) {
-        if (udt == NULL)
-            return 0;
-        snprintf(j->message, sizeof j->message, "payment request is for a UDT, not %s", a->code);
-        return -1;
-    }
-    if (udt == NULL) {
-        snprintf(j->message, sizeof j->message, "payment request is for CKB, not %s", a->code);
-        return -1;
-    }
-    char *want = script_molecule_hex(a->udt_type_script);
-    int same = want != NULL && strcasecmp(want, skip_0x(udt)) == 0;
-    free(want);
-    if (!same) {
-        snprintf(j->message, sizeof j->message, "payment request is for another UDT than %s",
-                 a->code);
-        return -1;
-    }
-    return 0;
-}
-
 /* API.md: right currency, not expired, the asset's UDT (or none for CKB), amount present and equal
- * to the requested amount. 0 with the payment hash stored, or -1 with the reason in j->message. */
+ * to the requested amount (core/invoice_match.h judges all but the expiry). 0 with the payment
+ * hash stored, or -1 with the reason in j->message. */
 static int check_invoice(struct wd_job *j, json_t *result)
 {
     const struct config *cfg = j->call->env->cfg;
@@ -340,7 +247,10 @@ static int check_invoice(struct wd_job *j, json_t *result)
         snprintf(j->message, sizeof j->message, "payment request could not be decoded: %s", err);
         return -1;
     }
-    if (strcmp(inv.currency, cfg->fnn_currency) != 0) {
+    struct invoice_expect expect = {
+        .currency = cfg->fnn_currency, .asset = a, .amount = (uint64_t)j->p.amount};
+    enum invoice_mismatch m = invoice_match(&inv, &expect);
+    if (m == INVOICE_MATCH_CURRENCY) {
         snprintf(j->message, sizeof j->message,
                  "payment request is for currency %s; this hub pays on %s (wrong currency)",
                  inv.currency, cfg->fnn_currency);
@@ -354,24 +264,37 @@ static int check_invoice(struct wd_job *j, json_t *result)
         snprintf(j->message, sizeof j->message, "payment request has expired");
         return -1;
     }
-    /* The asset first: an amount in another asset's units means nothing. */
-    if (check_invoice_asset(j, result) != 0)
-        return -1;
     amount_text(j->p.amount, a->decimals, want);
-    if (!inv.has_amount) {
+    switch (m) {
+    case INVOICE_MATCH_OK:
+        memcpy(j->payment_hash, inv.payment_hash, sizeof j->payment_hash);
+        return 0;
+    case INVOICE_MATCH_UDT_FOR_CKB:
+        snprintf(j->message, sizeof j->message, "payment request is for a UDT, not %s", a->code);
+        break;
+    case INVOICE_MATCH_CKB_FOR_UDT:
+        snprintf(j->message, sizeof j->message, "payment request is for CKB, not %s", a->code);
+        break;
+    case INVOICE_MATCH_OTHER_UDT:
+        snprintf(j->message, sizeof j->message, "payment request is for another UDT than %s",
+                 a->code);
+        break;
+    case INVOICE_MATCH_NO_AMOUNT:
         snprintf(j->message, sizeof j->message,
                  "payment request has no amount; it must ask for exactly %s %s", want, a->code);
-        return -1;
-    }
-    if (inv.amount != (uint64_t)j->p.amount) {
+        break;
+    case INVOICE_MATCH_AMOUNT:
         invoice_amount_text(inv.amount, a->decimals, got);
         snprintf(j->message, sizeof j->message,
                  "payment request amount %s %s does not match the requested amount %s %s", got,
                  a->code, want, a->code);
-        return -1;
+        break;
+    default:
+        snprintf(j->message, sizeof j->message, "payment request does not fit %s: %s", a->code,
+                 invoice_mismatch_describe(m));
+        break;
     }
-    memcpy(j->payment_hash, inv.payment_hash, sizeof j->payment_hash);
-    return 0;
+    return -1;
 }
 
 /* Outcome of the node's parse_invoice: 1 valid, 0 invalid (j->message says why), -1 the node
