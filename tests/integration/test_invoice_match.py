@@ -125,3 +125,39 @@ def test_refusal_without_an_invoice_is_still_an_error(db, sim, hub):
     res = hub.result("tip.create", params(crid, "USDI"))
     assert [a for a, _, _ in tip_rows(db, crid)] == ["USDI"]
     assert udt_attrs(node_invoice(sim, res["paymentHash"])) == [RUSD_MOLECULE]
+
+
+def test_runner_refuses_an_invoice_for_another_udt_before_sending(db, sim, start_daemon):
+    """The payout runner's parse step uses the same matcher: a USDI withdrawal whose invoice names
+    another type script than the one configured now (the configuration changed after the request)
+    fails INVALID_DESTINATION and is refunded without any send_payment, where a check for "some
+    udt_script" let it through to the node."""
+    quiet = {"FIBERLINK_USDI_UDT_TYPE_SCRIPT_JSON": json.dumps(RUSD),
+             "FIBERLINK_WITHDRAW_INTERVAL_MS": "60000"}
+    a = start_daemon(quiet)
+    user = "match-" + uuid.uuid4().hex[:8]
+    with fl.Client(a.base, db.app_id, db.secret) as c:
+        tip = c.result("tip.create", fl.tip_params(asset="USDI", amount="5", toUserId=user,
+                                                   postId="p-runner"))
+        sim.pay(tip["invoice"])
+        assert c.result("tip.status", {"tipId": tip["tipId"]})["state"] == "SETTLED"
+        inv = sim.ok("sim_new_external_invoice", {"amount": hex(2_000_000),
+                                                  "udt_type_script": RUSD})["invoice"]
+        wid = c.result("withdrawal.request", {
+            "userId": user, "asset": "USDI", "amount": "2",
+            "destination": {"kind": "PAYMENT_REQUEST", "paymentRequest": inv}})["id"]
+    a.stop_checked()
+
+    sends = sim.ok("sim_stats", {})["calls"].get("send_payment", 0)
+    other = {**RUSD, "args": "0x01"}
+    b = start_daemon({"FIBERLINK_USDI_UDT_TYPE_SCRIPT_JSON": json.dumps(other),
+                      "FIBERLINK_WITHDRAW_INTERVAL_MS": "50",
+                      "FIBERLINK_WITHDRAW_RETRY_BASE_MS": "100"})
+    final = fl.wait_until(lambda: (lambda r: r if r[0] in ("COMPLETED", "FAILED") else None)(
+        db.one("SELECT state, failure_reason, last_error FROM withdrawals WHERE id = %s",
+               (wid,))), 20, "the withdrawal to end")
+    assert final[0] == "FAILED" and final[1] == "INVALID_DESTINATION", final
+    assert "OTHER_UDT" in final[2], final
+    assert sim.ok("sim_stats", {})["calls"].get("send_payment", 0) == sends
+    b.stop_checked()
+    db.check_invariants()
