@@ -30,14 +30,15 @@ DROP FUNCTION fl_withdrawal_request(uuid, text, text, text, bigint, text, text, 
 
 -- As in 0004, plus: the dedupe step (right after the locks, before any policy check, so a retry
 -- is never refused by the cooldown or the daily totals its own first attempt used up), the
--- fraction cap p_fee_ppm, and existing_state (the state of the withdrawal answered for
+-- fraction cap p_fee_ppm (the daemon always passes it; a caller of 0004's arguments gets
+-- 1000000, the absolute cap alone, as before), and existing_state (the state of the withdrawal answered for
 -- 'EXISTING' and 'DEDUPLICATED').
 CREATE FUNCTION fl_withdrawal_request(
     p_id uuid, p_app text, p_user text, p_asset text, p_amount bigint, p_payment_request text,
     p_payment_hash text, p_client_request_id text, p_request_hash text,
     p_default_allowed boolean, p_default_min bigint, p_default_max bigint,
     p_default_user_daily bigint, p_default_app_daily bigint, p_default_cooldown integer,
-    p_default_max_fee bigint, p_fee_ppm integer,
+    p_default_max_fee bigint, p_fee_ppm integer DEFAULT 1000000,
     OUT outcome text, OUT available bigint, OUT requested bigint, OUT shortfall bigint,
     OUT lim bigint, OUT retry_after integer, OUT withdrawal_id uuid, OUT existing_state text)
 LANGUAGE plpgsql AS $$
