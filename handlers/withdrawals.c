@@ -3,7 +3,11 @@
  * call. A request with a clientRequestId gets an id derived from (app, clientRequestId), and a
  * fingerprint of its params, so a retry meets its own row (answered as it is now) and a reuse with
  * other params is told apart (-32009); the retry is answered before the node is asked again, so an
- * invoice that expired since the first attempt does not turn a done request into a refusal. */
+ * invoice that expired since the first attempt does not turn a done request into a refusal. A
+ * request without one is deduplicated by the balance gate instead (the same user, asset, amount
+ * and payment request within 120 s: answered with the first withdrawal, "deduplicated": true).
+ * The routing fee cap (the lesser of the policy's absolute cap and withdraw_max_fee_ppm of the
+ * amount) is computed in the database, quoted as maxFee and stored on the row for the runner. */
 #include "handlers/withdrawals.h"
 
 #include <ctype.h>
@@ -334,14 +338,15 @@ static void on_quote_figures(void *ctx, enum pg_outcome outcome, const struct wi
         return;
     }
     int d = j->p.asset->decimals;
-    /* The hub bears the routing fee (ARCHITECTURE.md 4): the author receives the whole amount. */
-    json_t *result =
-        json_pack("{s:s, s:o, s:o, s:o, s:o, s:s, s:o, s:b, s:o}", "asset", j->p.asset->code,
-                  "amount", amount_json(j->p.amount, d), "minimumAmount",
-                  amount_json(f->min_amount, d), "availableBalance", amount_json(f->available, d),
-                  "lockedBalance", amount_json(f->locked, d), "networkFee", "0", "receiveAmount",
-                  amount_json(j->p.amount, d), "destinationValid", j->dest_valid,
-                  "validationMessage", j->dest_valid ? json_null() : json_string(j->message));
+    /* The hub bears the routing fee (ARCHITECTURE.md 4): the author receives the whole amount.
+     * maxFee is the most the hub will pay to route it (the row's cap if requested now). */
+    json_t *result = json_pack(
+        "{s:s, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:b, s:o}", "asset", j->p.asset->code, "amount",
+        amount_json(j->p.amount, d), "minimumAmount", amount_json(f->min_amount, d),
+        "availableBalance", amount_json(f->available, d), "lockedBalance",
+        amount_json(f->locked, d), "networkFee", "0", "maxFee", amount_json(f->max_fee, d),
+        "receiveAmount", amount_json(j->p.amount, d), "destinationValid", j->dest_valid,
+        "validationMessage", j->dest_valid ? json_null() : json_string(j->message));
     rpc_reply(j->call, result);
     job_free(j);
 }
@@ -349,7 +354,8 @@ static void on_quote_figures(void *ctx, enum pg_outcome outcome, const struct wi
 static void quote_figures(struct wd_job *j)
 {
     withdrawals_figures(j->call->env->pg, j->call->app_id, j->p.user_id, j->p.asset->code,
-                        &j->defaults, on_quote_figures, j);
+                        j->p.amount, &j->defaults, j->call->env->cfg->withdraw_max_fee_ppm,
+                        on_quote_figures, j);
 }
 
 static void on_quote_parsed(void *ctx, const struct fnn_result *res)
@@ -482,6 +488,16 @@ static void on_verdict(void *ctx, enum pg_outcome outcome, const struct withdraw
         job_free(j);
         return;
     }
+    if (strcmp(v->outcome, "DEDUPLICATED") == 0 && v->withdrawal_id != NULL &&
+        v->existing_state != NULL) {
+        /* A double click or a retry without clientRequestId: the first one's answer, marked. */
+        log_event(LOG_INFO, "withdrawal.deduplicated", "id=%s app_id=%s asset=%s amount=%" PRId64,
+                  v->withdrawal_id, j->call->app_id, j->p.asset->code, j->p.amount);
+        rpc_reply(j->call, json_pack("{s:s, s:s, s:b}", "id", v->withdrawal_id, "state",
+                                     v->existing_state, "deduplicated", 1));
+        job_free(j);
+        return;
+    }
     if (strcmp(v->outcome, "EXISTING") == 0) {
         /* Another request with this clientRequestId committed first. */
         withdrawals_get(j->call->env->pg, j->call->app_id,
@@ -518,6 +534,7 @@ static void on_request_parsed(void *ctx, const struct fnn_result *res)
         .client_request_id = j->p.client_request_id,
         .request_hash = j->request_hash,
         .defaults = &j->defaults,
+        .fee_ppm = j->call->env->cfg->withdraw_max_fee_ppm,
     };
     withdrawals_request(j->call->env->pg, &n, on_verdict, j);
 }
@@ -611,10 +628,11 @@ static void on_status_row(void *ctx, enum pg_outcome outcome, const struct withd
     int completed = strcmp(w->state, "COMPLETED") == 0;
     int retrying = strcmp(w->state, "RETRY_PENDING") == 0;
     json_t *result =
-        json_pack("{s:s, s:s, s:o, s:s, s:o, s:o, s:i, s:o, s:o, s:o, s:o}", "id", w->id, "state",
-                  w->state, "amount", amount_json(w->amount, d), "asset", w->asset, "fee",
-                  completed && w->has_fee ? amount_json(w->fee, d) : json_null(), "paymentHash",
-                  string_or_null(w->payment_hash), "retryCount", w->retry_count, "nextRetryAt",
+        json_pack("{s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:i, s:o, s:o, s:o, s:o}", "id", w->id,
+                  "state", w->state, "amount", amount_json(w->amount, d), "asset", w->asset, "fee",
+                  completed && w->has_fee ? amount_json(w->fee, d) : json_null(), "maxFee",
+                  amount_json(w->max_fee_amount, d), "paymentHash", string_or_null(w->payment_hash),
+                  "retryCount", w->retry_count, "nextRetryAt",
                   retrying ? string_or_null(w->next_attempt_at) : json_null(), "failureReason",
                   string_or_null(w->failure_reason), "createdAt", string_or_null(w->created_at),
                   "completedAt", string_or_null(w->completed_at));
