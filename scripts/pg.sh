@@ -15,7 +15,8 @@ PG_OUTSIDE_TOP=${PG_OUTSIDE_TOP:-/var/lib/fiberlink-dev}
 
 pg_as_owner() {
     if [ "$(id -u)" -eq 0 ]; then
-        runuser -u postgres -- "$@"
+        # From /: the caller's directory may be one postgres cannot enter (initdb warns of it).
+        (cd / && runuser -u postgres -- "$@")
     else
         "$@"
     fi
