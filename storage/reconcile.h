@@ -1,7 +1,8 @@
-/* The reconcile audit's queries (ARCHITECTURE.md 3): the ledger invariants and the tip ↔
- * settlement-transfer correspondence, read over one consistent snapshot of the database so the
- * audit can run beside live daemons without seeing a settlement caught half-way. Blocking libpq,
- * for the `fiberlinkd reconcile` command (core/cli_reconcile.c), which prints what these return.
+/* The reconcile audit's queries (docs/operations.md, "Reconcile"): the ledger invariants and the
+ * tip ↔ settlement-transfer correspondence, read over one consistent snapshot of the database so
+ * the audit can run beside live daemons without seeing a settlement caught half-way. Blocking
+ * libpq, for the `fiberlinkd reconcile` command (core/cli_reconcile.c), which prints what these
+ * return.
  *
  * Finding names: asset_unbalanced, negative_user_balance, transfer_account_mismatch,
  * settled_tip_without_transfer, settled_tip_duplicate_transfers, settled_amount_mismatch,
