@@ -25,6 +25,17 @@ static void policy_from_row(PGresult *res, struct withdrawal_policy *out)
     out->max_fee_amount = strtoll(PQgetvalue(res, 0, PQfnumber(res, "max_fee_amount")), NULL, 10);
 }
 
+/* The limits of p as text in base units, in column order from min_amount to max_fee_amount. */
+static void policy_to_text(const struct withdrawal_policy *p, char out[6][24])
+{
+    snprintf(out[0], 24, "%" PRId64, p->min_amount);
+    snprintf(out[1], 24, "%" PRId64, p->max_per_request);
+    snprintf(out[2], 24, "%" PRId64, p->per_user_daily);
+    snprintf(out[3], 24, "%" PRId64, p->per_app_daily);
+    snprintf(out[4], 24, "%d", p->cooldown_seconds);
+    snprintf(out[5], 24, "%" PRId64, p->max_fee_amount);
+}
+
 int policy_db_app_exists(PGconn *conn, const char *app_id, char *err, size_t errsz)
 {
     const char *params[1] = {app_id};
@@ -67,18 +78,8 @@ int policy_db_upsert(PGconn *conn, const char *app_id, const char *asset,
     /* Set values ($4..$9) and defaults ($11..$16) as text in base units. */
     char sv[6][24], dv[6][24];
     const struct withdrawal_policy *v = &u->v, *d = defaults;
-    snprintf(sv[0], sizeof sv[0], "%" PRId64, v->min_amount);
-    snprintf(sv[1], sizeof sv[1], "%" PRId64, v->max_per_request);
-    snprintf(sv[2], sizeof sv[2], "%" PRId64, v->per_user_daily);
-    snprintf(sv[3], sizeof sv[3], "%" PRId64, v->per_app_daily);
-    snprintf(sv[4], sizeof sv[4], "%d", v->cooldown_seconds);
-    snprintf(sv[5], sizeof sv[5], "%" PRId64, v->max_fee_amount);
-    snprintf(dv[0], sizeof dv[0], "%" PRId64, d->min_amount);
-    snprintf(dv[1], sizeof dv[1], "%" PRId64, d->max_per_request);
-    snprintf(dv[2], sizeof dv[2], "%" PRId64, d->per_user_daily);
-    snprintf(dv[3], sizeof dv[3], "%" PRId64, d->per_app_daily);
-    snprintf(dv[4], sizeof dv[4], "%d", d->cooldown_seconds);
-    snprintf(dv[5], sizeof dv[5], "%" PRId64, d->max_fee_amount);
+    policy_to_text(v, sv);
+    policy_to_text(d, dv);
     const char *params[16] = {
         app_id,
         asset,
