@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/amount.h"
 #include "core/mem.h"
 
 /* 1 when v nests containers deeper than JSONRPC_MAX_DEPTH; depth is the container count on the
@@ -274,4 +275,23 @@ char *jsonrpc_error(json_t *id, enum api_error e, const char *message, json_t *d
     if (data != NULL)
         json_object_set_new(err, "data", data);
     return envelope_dump(id, "error", err);
+}
+
+json_t *json_string_or_null(const char *s)
+{
+    return s != NULL ? json_string(s) : json_null();
+}
+
+json_t *amount_json(int64_t v, int decimals)
+{
+    char buf[48];
+    if (v < 0 && v != INT64_MIN) {
+        buf[0] = '-';
+        if (amount_format(-v, decimals, buf + 1, sizeof buf - 1) < 0)
+            return json_null();
+        return json_string(buf);
+    }
+    if (amount_format(v, decimals, buf, sizeof buf) < 0)
+        return json_null();
+    return json_string(buf);
 }

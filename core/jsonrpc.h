@@ -61,6 +61,13 @@ size_t jsonrpc_utf8_chars(const char *s, size_t len);
 /* Serialises a success answer {"jsonrpc":"2.0","id":id,"result":result}. Steals result.
  * Returns a malloc'd NUL-terminated string. */
 char *jsonrpc_result(json_t *id, json_t *result);
+/* Result-building helpers shared by every handler: a JSON string, or null when s is NULL (an
+ * optional column); base units v as a decimal string in whole units ("10.5"), a negative v (a
+ * broken ledger, never expected) keeping its sign rather than vanishing from a report, null when
+ * v cannot be formatted. */
+json_t *json_string_or_null(const char *s);
+json_t *amount_json(int64_t v, int decimals);
+
 /* Serialises an error answer. message NULL → the table's message; data may be NULL (stolen). */
 char *jsonrpc_error(json_t *id, enum api_error e, const char *message, json_t *data);
 

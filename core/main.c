@@ -1,6 +1,7 @@
 /* fiberlinkd: the command line and the composition root. `serve` wires the loop, the Postgres
- * pool, the Fiber client and the HTTP server to the handlers; `migrate` and `app create` are
- * short blocking admin commands. (main is the one place allowed to know every layer.) */
+ * pool, the Fiber client and the HTTP server to the handlers; the short blocking admin commands
+ * (`migrate`, `app create`, `policy`, `reconcile`) are core/cli_*.c. (main and the commands are
+ * the places allowed to know every layer.) */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,10 @@
 #include <unistd.h>
 
 #include "core/asset.h"
+#include "core/cli_app.h"
+#include "core/cli_migrate.h"
+#include "core/cli_policy.h"
+#include "core/cli_reconcile.h"
 #include "core/config.h"
 #include "core/fault.h"
 #include "core/fnn.h"
@@ -21,12 +26,8 @@
 #include "handlers/rpc.h"
 #include "handlers/tips.h"
 #include "handlers/withdrawals.h"
-#include "storage/apps.h"
-#include "storage/migrate.h"
 #include "storage/nonces.h"
 #include "storage/pg.h"
-#include "storage/policy.h"
-#include "storage/reconcile.h"
 #include "timers/poller.h"
 #include "timers/withdrawals.h"
 
@@ -180,8 +181,7 @@ static int serve(struct config *cfg)
         nonces = nonces_new(d.loop.ev, d.pg);
     else
         nonces = nonce_memory_new((size_t)cfg->nonce_memory_max);
-    struct rpc_env env = {
-        .loop = &d.loop, .pg = d.pg, .fnn = d.fnn, .cfg = cfg, .assets = &assets};
+    struct rpc_env env = {.loop = &d.loop, .pg = d.pg, .fnn = d.fnn, .cfg = cfg, .assets = &assets};
     d.rpc = rpc_new(&env, nonces);
     health_register(d.rpc, d.http, &env);
     tips_register(d.rpc);
@@ -231,31 +231,6 @@ fail:
     return rc;
 }
 
-static int app_create(struct config *cfg, int argc, char **argv)
-{
-    const char *app_id = NULL, *secret = NULL;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--app-id") == 0 && i + 1 < argc)
-            app_id = argv[++i];
-        else if (strcmp(argv[i], "--secret") == 0 && i + 1 < argc)
-            secret = argv[++i];
-        else {
-            fprintf(stderr, "fiberlinkd: app create: unexpected argument '%s'\n%s", argv[i],
-                    usage);
-            return 2;
-        }
-    }
-    if (app_id == NULL) {
-        fprintf(stderr, "fiberlinkd: app create needs --app-id ID\n");
-        return 2;
-    }
-    char out[APPS_SECRET_MAX + 1];
-    if (apps_create(cfg->database_url, app_id, secret, out, sizeof out) != 0)
-        return 1;
-    printf("app_id=%s\nsecret=%s\n", app_id, out);
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     const char *config_file = NULL;
@@ -300,13 +275,13 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "serve") == 0 && nargs <= 1)
         rc = serve(&cfg);
     else if (strcmp(cmd, "migrate") == 0 && nargs == 1)
-        rc = migrate_run(cfg.database_url) == 0 ? 0 : 1;
+        rc = cli_migrate(cfg.database_url) == 0 ? 0 : 1;
     else if (strcmp(cmd, "reconcile") == 0)
-        rc = (int)reconcile_command(&cfg, nargs - 1, args + 1);
+        rc = (int)cli_reconcile(&cfg, nargs - 1, args + 1);
     else if (strcmp(cmd, "app") == 0 && nargs >= 2 && strcmp(args[1], "create") == 0)
-        rc = app_create(&cfg, nargs - 2, args + 2);
+        rc = cli_app(&cfg, usage, nargs - 2, args + 2);
     else if (strcmp(cmd, "policy") == 0)
-        rc = policy_command(&cfg, nargs - 1, args + 1);
+        rc = cli_policy(&cfg, nargs - 1, args + 1);
     else {
         fprintf(stderr, "fiberlinkd: unknown command '%s'\n%s", cmd, usage);
         rc = 2;

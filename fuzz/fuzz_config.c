@@ -1,14 +1,14 @@
 /* Fuzzes the settings parser: the input is read once as a config file and once as a list of
  * environment entries (one per line), then the serve checks run and the withdraw_* defaults are
  * read as withdrawals_register reads them at start-up. Nothing may crash or leak, and a policy
- * accepted from the settings must hold the bounds storage/policy.h promises (and the fee fraction
+ * accepted from the settings must hold the bounds core/policy.h promises (and the fee fraction
  * its range). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/config.h"
-#include "storage/policy.h"
+#include "core/policy.h"
 
 static void check_policies(const struct config *c)
 {

@@ -82,29 +82,6 @@ struct summary {
     json_t *withdrawals;
 };
 
-/* Decimals of an asset code found in the ledger; a USDI row keeps its decimals even if USDI
- * has since been disabled. */
-/* A user balance is never negative while the ledger invariants hold; if one ever is, it is shown
- * as it is (with a sign) rather than hidden, and reconcile reports it. */
-static json_t *amount_json(int64_t v, int decimals)
-{
-    char buf[48];
-    if (v < 0 && v != INT64_MIN) {
-        buf[0] = '-';
-        if (amount_format(-v, decimals, buf + 1, sizeof buf - 1) < 0)
-            return json_null();
-        return json_string(buf);
-    }
-    if (amount_format(v, decimals, buf, sizeof buf) < 0)
-        return json_null();
-    return json_string(buf);
-}
-
-static json_t *string_or_null(const char *s)
-{
-    return s != NULL ? json_string(s) : json_null();
-}
-
 static void summary_finish(struct summary *s)
 {
     if (--s->waiting > 0)
@@ -161,7 +138,7 @@ static void on_figures(void *ctx, enum pg_outcome outcome, const struct dashboar
         json_object_get(balances, "available"), "balances", balances, "assetBalances", per_asset,
         "stats", "pendingCount", (json_int_t)totals->pending_count, "completedCount",
         (json_int_t)totals->completed_count, "failedCount", (json_int_t)totals->failed_count,
-        "generatedAt", string_or_null(totals->generated_at));
+        "generatedAt", json_string_or_null(totals->generated_at));
     summary_finish(s);
 }
 
@@ -180,14 +157,14 @@ static void on_tips(void *ctx, enum pg_outcome outcome, const struct dashboard_t
     for (int i = 0; i < n; i++) {
         const struct dashboard_tip *t = &rows[i];
         json_array_append_new(
-            s->tips,
-            json_pack("{s:s, s:o, s:o, s:o, s:s, s:s, s:s, s:o, s:o, s:s, s:o}", "id", t->id,
-                      "invoice", string_or_null(t->invoice), "postId", string_or_null(t->post_id),
-                      "amount", amount_json(t->amount, asset_decimals(assets, t->asset)), "asset",
-                      t->asset, "state", t->state, "direction", t->direction, "counterpartyUserId",
-                      string_or_null(t->counterparty_user_id), "message",
-                      string_or_null(t->message), "createdAt", t->created_at, "settledAt",
-                      string_or_null(t->settled_at)));
+            s->tips, json_pack("{s:s, s:o, s:o, s:o, s:s, s:s, s:s, s:o, s:o, s:s, s:o}", "id",
+                               t->id, "invoice", json_string_or_null(t->invoice), "postId",
+                               json_string_or_null(t->post_id), "amount",
+                               amount_json(t->amount, asset_decimals(assets, t->asset)), "asset",
+                               t->asset, "state", t->state, "direction", t->direction,
+                               "counterpartyUserId", json_string_or_null(t->counterparty_user_id),
+                               "message", json_string_or_null(t->message), "createdAt",
+                               t->created_at, "settledAt", json_string_or_null(t->settled_at)));
     }
     summary_finish(s);
 }
@@ -208,11 +185,12 @@ static void on_withdrawals(void *ctx, enum pg_outcome outcome,
     for (int i = 0; i < n; i++) {
         const struct dashboard_withdrawal *w = &rows[i];
         json_array_append_new(
-            s->withdrawals, json_pack("{s:s, s:o, s:s, s:s, s:s, s:o, s:o}", "id", w->id, "amount",
-                                      amount_json(w->amount, asset_decimals(assets, w->asset)),
-                                      "asset", w->asset, "state", w->state, "createdAt",
-                                      w->created_at, "completedAt", string_or_null(w->completed_at),
-                                      "failureReason", string_or_null(w->failure_reason)));
+            s->withdrawals,
+            json_pack("{s:s, s:o, s:s, s:s, s:s, s:o, s:o}", "id", w->id, "amount",
+                      amount_json(w->amount, asset_decimals(assets, w->asset)), "asset", w->asset,
+                      "state", w->state, "createdAt", w->created_at, "completedAt",
+                      json_string_or_null(w->completed_at), "failureReason",
+                      json_string_or_null(w->failure_reason)));
     }
     summary_finish(s);
 }

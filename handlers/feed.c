@@ -127,13 +127,6 @@ struct feed_page {
     int limit;
 };
 
-/* Decimals of an asset code found in the ledger; a USDI row keeps its decimals even if USDI
- * has since been disabled. */
-static json_t *string_or_null(const char *s)
-{
-    return s != NULL ? json_string(s) : json_null();
-}
-
 static json_t *item_json(const struct rpc_call *call, const struct feed_item *it)
 {
     char amount[40];
@@ -142,11 +135,11 @@ static json_t *item_json(const struct rpc_call *call, const struct feed_item *it
         amount[0] = '\0';
     return json_pack("{s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:s, s:o, s:s}", "tipIntentId", it->id,
                      "postId", it->post_id != NULL ? it->post_id : "", "topicId",
-                     string_or_null(it->topic_id), "invoice",
+                     json_string_or_null(it->topic_id), "invoice",
                      it->invoice != NULL ? it->invoice : "", "amount", amount, "asset", it->asset,
                      "fromUserId", it->from_user_id != NULL ? it->from_user_id : "", "toUserId",
                      it->to_user_id != NULL ? it->to_user_id : "", "message",
-                     string_or_null(it->message), "settledAt", it->settled_at);
+                     json_string_or_null(it->message), "settledAt", it->settled_at);
 }
 
 static void on_page(void *ctx, enum pg_outcome outcome, const struct feed_item *items, int n,

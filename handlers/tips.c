@@ -25,21 +25,6 @@
 static const char NODE_UNAVAILABLE[] = "Fiber node unavailable";
 static const char DB_UNAVAILABLE[] = "Database unavailable";
 
-/* ---- shared helpers ---- */
-
-static json_t *json_string_or_null(const char *s)
-{
-    return s != NULL ? json_string(s) : json_null();
-}
-
-static json_t *amount_json(int64_t v, int decimals)
-{
-    char buf[40];
-    if (amount_format(v, decimals, buf, sizeof buf) < 0)
-        return json_null();
-    return json_string(buf);
-}
-
 /* ---- tip.create ---- */
 
 struct tip_create {

@@ -18,6 +18,7 @@
 
 #include "core/amount.h"
 #include "core/crypto.h"
+#include "core/ids.h"
 #include "core/invoice_match.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -50,32 +51,6 @@ struct wd_job {
 
 /* ---- small helpers ---- */
 
-static void uuid_format(uint8_t b[16], int version, char out[37])
-{
-    b[6] = (uint8_t)((b[6] & 0x0f) | (version << 4));
-    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-    char hex[33];
-    hex_encode(b, 16, hex);
-    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
-}
-
-static int uuid_valid(const char *s)
-{
-    if (strlen(s) != 36)
-        return 0;
-    for (int i = 0; i < 36; i++) {
-        int dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
-            return 0;
-    }
-    return 1;
-}
-
-static json_t *string_or_null(const char *s)
-{
-    return s != NULL ? json_string(s) : json_null();
-}
-
 /* Whole units of base units v; negative values (a broken ledger, never expected) keep their sign
  * rather than vanish from an error report. */
 static void amount_text(int64_t v, int decimals, char out[40])
@@ -88,13 +63,6 @@ static void amount_text(int64_t v, int decimals, char out[40])
     }
     if (amount_format(v, decimals, out, 40) < 0)
         snprintf(out, 40, "%" PRId64, v);
-}
-
-static json_t *amount_json(int64_t v, int decimals)
-{
-    char buf[40];
-    amount_text(v, decimals, buf);
-    return json_string(buf);
 }
 
 /* An invoice amount in whole units of the job's asset, or base units when beyond int64. */
@@ -205,7 +173,7 @@ int withdrawals_parse_status(json_t *params, const char **id, struct jsonrpc_par
     *id = NULL;
     if (jsonrpc_param_string(params, "id", 1, 64, id, pe) != 0)
         return -1;
-    if (!uuid_valid(*id)) {
+    if (!ids_uuid_valid(*id)) {
         pe->field = "id";
         snprintf(pe->message, sizeof pe->message,
                  "id must be a withdrawal id as returned by withdrawal.request");
@@ -570,25 +538,12 @@ static void request_fingerprint(struct wd_job *j)
  * so it never equals a tip id derived from the same pair. */
 static void request_derive_id(struct wd_job *j)
 {
-    uint8_t b[CRYPTO_SHA256_LEN];
     if (j->p.client_request_id == NULL) {
-        if (crypto_random(b, 16) != 0)
-            abort(); /* no entropy: nothing safe to do */
-        uuid_format(b, 4, j->id);
+        ids_random(j->id);
         return;
     }
-    static const char domain[] = "withdrawal-id"; /* sizeof counts the NUL separator */
     const char *key = j->call->env->cfg->preimage_key;
-    size_t alen = strlen(j->call->app_id), clen = strlen(j->p.client_request_id);
-    size_t len = sizeof domain + alen + 1 + clen;
-    char *msg = xmalloc(len);
-    memcpy(msg, domain, sizeof domain);
-    memcpy(msg + sizeof domain, j->call->app_id, alen);
-    msg[sizeof domain + alen] = '\0';
-    memcpy(msg + sizeof domain + alen + 1, j->p.client_request_id, clen);
-    crypto_hmac_sha256(key, strlen(key), msg, len, b);
-    free(msg);
-    uuid_format(b, 8, j->id);
+    ids_derive(key, strlen(key), "withdrawal-id", j->call->app_id, j->p.client_request_id, j->id);
 }
 
 static void withdrawal_request(struct rpc_call *call)
@@ -627,15 +582,15 @@ static void on_status_row(void *ctx, enum pg_outcome outcome, const struct withd
     int d = asset_decimals(call->env->assets, w->asset);
     int completed = strcmp(w->state, "COMPLETED") == 0;
     int retrying = strcmp(w->state, "RETRY_PENDING") == 0;
-    json_t *result =
-        json_pack("{s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:i, s:o, s:o, s:o, s:o}", "id", w->id,
-                  "state", w->state, "amount", amount_json(w->amount, d), "asset", w->asset, "fee",
-                  completed && w->has_fee ? amount_json(w->fee, d) : json_null(), "maxFee",
-                  amount_json(w->max_fee_amount, d), "paymentHash", string_or_null(w->payment_hash),
-                  "retryCount", w->retry_count, "nextRetryAt",
-                  retrying ? string_or_null(w->next_attempt_at) : json_null(), "failureReason",
-                  string_or_null(w->failure_reason), "createdAt", string_or_null(w->created_at),
-                  "completedAt", string_or_null(w->completed_at));
+    json_t *result = json_pack(
+        "{s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:i, s:o, s:o, s:o, s:o}", "id", w->id, "state",
+        w->state, "amount", amount_json(w->amount, d), "asset", w->asset, "fee",
+        completed && w->has_fee ? amount_json(w->fee, d) : json_null(), "maxFee",
+        amount_json(w->max_fee_amount, d), "paymentHash", json_string_or_null(w->payment_hash),
+        "retryCount", w->retry_count, "nextRetryAt",
+        retrying ? json_string_or_null(w->next_attempt_at) : json_null(), "failureReason",
+        json_string_or_null(w->failure_reason), "createdAt", json_string_or_null(w->created_at),
+        "completedAt", json_string_or_null(w->completed_at));
     rpc_reply(call, result);
 }
 

@@ -9,7 +9,7 @@
 
 #include "core/mem.h"
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+#define TS(col) PG_TIMESTAMP_TEXT(col)
 
 /* The two sums per account use transfers_credit_idx and transfers_debit_idx; a join on
  * "credit_account = a.id OR debit_account = a.id" could use neither. */

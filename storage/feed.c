@@ -11,7 +11,7 @@
 
 #include "core/mem.h"
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+#define TS(col) PG_TIMESTAMP_TEXT(col)
 
 /* clang-format off */
 static const char FEED_SQL[] =

@@ -21,6 +21,11 @@
 #include <ev.h>
 #include <libpq-fe.h>
 
+/* SQL text of a timestamptz column as the API shows times: UTC, microseconds, a Z
+ * ("2026-01-02T03:04:05.000006Z"). Rendered by the database so every row reads the same. */
+#define PG_TIMESTAMP_TEXT(col)                                                                     \
+    "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
 enum pg_outcome {
     PG_OK = 0,   /* PGRES_TUPLES_OK or PGRES_COMMAND_OK; res is valid */
     PG_ERROR,    /* the server refused the statement; res holds the error (PQresultErrorField) */

@@ -1,27 +1,21 @@
-/* The reconcile audit (storage/reconcile.h). Every check is one read-only query whose rows are
- * the findings themselves: the first column names the finding and every other non-NULL column is
- * printed as key=value, so adding a check is adding a query. All of them run in one REPEATABLE
- * READ transaction: a daemon settling tips meanwhile commits each settlement as a whole, and one
- * snapshot sees each either entirely or not at all. The node check reads the SETTLED tips of the
- * same snapshot through a cursor, a batch at a time, so memory stays bounded however many there
- * are. */
+/* The reconcile audit's queries (storage/reconcile.h). Every check is one read-only query whose
+ * rows are the findings themselves: the first column names the finding and every other non-NULL
+ * column is a key=value detail, so adding a check is adding a query. All of them run in one
+ * REPEATABLE READ transaction: a daemon settling tips meanwhile commits each settlement as a
+ * whole, and one snapshot sees each either entirely or not at all. The SETTLED tips of the same
+ * snapshot are read through a cursor, a batch at a time, so memory stays bounded however many
+ * there are. Printing and the node check are the command's (core/cli_reconcile.c). */
 #include "storage/reconcile.h"
 
-#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <ev.h>
-#include <jansson.h>
 #include <libpq-fe.h>
 
-#include "core/fnn.h"
-#include "core/log.h"
 #include "core/mem.h"
 
-#define NODE_DEFAULT_INFLIGHT 16
-#define NODE_BATCH "1000"
-#define VALUE_MAX 1024 /* a printed value is cut here; ids and messages are far shorter */
+#define SETTLED_BATCH "1000"
 
 /* Per-account balances (credits minus debits) in numeric, which cannot overflow. */
 #define BALANCES_CTE                                                                               \
@@ -119,7 +113,8 @@ static const char *const checks[] = {
     "x.kind, x.ref FROM transfers x LEFT JOIN withdrawals w ON w.id::text = x.ref "
     "WHERE x.kind LIKE 'WITHDRAWAL\\_%' AND w.id IS NULL ORDER BY x.id",
     /* Nothing else is in flight: the in-flight account holds exactly the live withdrawals. */
-    BALANCES_CTE ", live AS (SELECT app_id, asset, sum(amount)::numeric AS amount FROM withdrawals "
+    BALANCES_CTE
+    ", live AS (SELECT app_id, asset, sum(amount)::numeric AS amount FROM withdrawals "
     "  WHERE state IN ('PENDING', 'PROCESSING', 'RETRY_PENDING') GROUP BY app_id, asset) "
     "SELECT 'inflight_balance_mismatch' AS finding, coalesce(b.app_id, l.app_id) AS app_id, "
     "coalesce(b.asset, l.asset) AS asset, coalesce(b.balance, 0) AS inflight_balance, "
@@ -129,64 +124,52 @@ static const char *const checks[] = {
     "WHERE coalesce(b.balance, 0) <> coalesce(l.amount, 0) ORDER BY 2, 3",
 };
 
-struct reconcile {
+struct reconcile_db {
     PGconn *conn;
-    FILE *out, *err;
-    unsigned long findings;
+    PGresult *batch; /* the current batch of SETTLED tips */
+    struct reconcile_settled_tip *tips;
 };
 
-/* One finding line is written piecewise: finding_begin, any number of finding_kv, finding_end. */
-static void finding_begin(struct reconcile *r, const char *name)
+/* Runs sql; returns the result when it succeeded, else NULL with the server's message in err. */
+static PGresult *query(struct reconcile_db *db, const char *sql, char *err, size_t errsz)
 {
-    fprintf(r->out, "finding=%s", name);
-    r->findings++;
-}
-
-static void finding_kv(struct reconcile *r, const char *key, const char *value)
-{
-    char buf[VALUE_MAX];
-    fprintf(r->out, " %s=%s", key, log_quote(buf, sizeof buf, value, strlen(value)));
-}
-
-static void finding_end(struct reconcile *r)
-{
-    fputc('\n', r->out);
-}
-
-/* Runs sql; returns the result when it succeeded, else NULL with the server's message. */
-static PGresult *query(struct reconcile *r, const char *sql)
-{
-    PGresult *res = PQexec(r->conn, sql);
+    PGresult *res = PQexec(db->conn, sql);
     ExecStatusType st = PQresultStatus(res);
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
         return res;
-    fprintf(r->err, "reconcile: query failed: %s", PQerrorMessage(r->conn));
+    snprintf(err, errsz, "query failed: %s", PQerrorMessage(db->conn));
     PQclear(res);
     return NULL;
 }
 
-static int run_check(struct reconcile *r, const char *sql)
+static int exec_ok(struct reconcile_db *db, const char *sql, char *err, size_t errsz)
 {
-    PGresult *res = query(r, sql);
-    if (res == NULL)
-        return -1;
-    int ncols = PQnfields(res);
-    for (int row = 0; row < PQntuples(res); row++) {
-        finding_begin(r, PQgetvalue(res, row, 0));
-        for (int col = 1; col < ncols; col++) {
-            if (!PQgetisnull(res, row, col))
-                finding_kv(r, PQfname(res, col), PQgetvalue(res, row, col));
-        }
-        finding_end(r);
-    }
+    PGresult *res = query(db, sql, err, errsz);
     PQclear(res);
-    return 0;
+    return res != NULL ? 0 : -1;
+}
+
+struct reconcile_db *reconcile_db_open(const char *conninfo, char *err, size_t errsz)
+{
+    struct reconcile_db *db = xcalloc(1, sizeof *db);
+    db->conn = PQconnectdb(conninfo);
+    if (PQstatus(db->conn) != CONNECTION_OK) {
+        snprintf(err, errsz, "cannot connect to the database: %s", PQerrorMessage(db->conn));
+        reconcile_db_close(db);
+        return NULL;
+    }
+    if (exec_ok(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err, errsz) != 0) {
+        reconcile_db_close(db);
+        return NULL;
+    }
+    return db;
 }
 
 /* count(*) of a table into *out; 0 or -1. */
-static int count_rows(struct reconcile *r, const char *sql, unsigned long long *out)
+static int count_rows(struct reconcile_db *db, const char *sql, unsigned long long *out, char *err,
+                      size_t errsz)
 {
-    PGresult *res = query(r, sql);
+    PGresult *res = query(db, sql, err, errsz);
     if (res == NULL)
         return -1;
     *out = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
@@ -194,213 +177,84 @@ static int count_rows(struct reconcile *r, const char *sql, unsigned long long *
     return 0;
 }
 
-/* The node check: a private loop, the async Fiber client on it, and the current batch of
- * SETTLED tips (columns id, app_id, payment_hash, settled_amount). */
-struct node_check {
-    struct reconcile *r;
-    struct ev_loop *loop;
-    struct fnn_client *fnn;
-    int max_inflight;
-    PGresult *batch;
-    struct node_job *jobs;
-    int next, nrows;
-    int inflight;
-    unsigned long long checked;
-};
-
-struct node_job {
-    struct node_check *nc;
-    int row;
-};
-
-static void node_pump(struct node_check *nc);
-
-static void node_finding(struct node_check *nc, int row, const char *name)
+int reconcile_db_counts(struct reconcile_db *db, struct reconcile_counts *out, char *err,
+                        size_t errsz)
 {
-    finding_begin(nc->r, name);
-    finding_kv(nc->r, "tip_id", PQgetvalue(nc->batch, row, 0));
-    finding_kv(nc->r, "app_id", PQgetvalue(nc->batch, row, 1));
-}
-
-static void on_invoice(void *ctx, const struct fnn_result *res)
-{
-    struct node_job *job = ctx;
-    struct node_check *nc = job->nc;
-    struct fnn_invoice inv;
-    char why[256], num[32];
-    nc->inflight--;
-    nc->checked++;
-    if (res->outcome != FNN_OK) {
-        node_finding(nc, job->row, "node_check_failed");
-        if (res->rpc_code != 0) {
-            snprintf(num, sizeof num, "%d", res->rpc_code);
-            finding_kv(nc->r, "code", num);
-        }
-        finding_kv(nc->r, "error", res->message);
-        finding_end(nc->r);
-    } else if (fnn_invoice_decode(res->result, &inv, why, sizeof why) != 0) {
-        node_finding(nc, job->row, "node_check_failed");
-        finding_kv(nc->r, "error", why);
-        finding_end(nc->r);
-    } else if (inv.status != FNN_INV_PAID) {
-        node_finding(nc, job->row, "settled_tip_not_paid_at_node");
-        finding_kv(nc->r, "node_status", fnn_invoice_status_name(inv.status));
-        finding_end(nc->r);
-    } else {
-        /* Paid: the credit must be what the node says it received. */
-        const char *settled = PQgetvalue(nc->batch, job->row, 3);
-        snprintf(num, sizeof num, "%" PRIu64, inv.amount);
-        if (inv.has_amount && strcmp(settled, num) != 0) {
-            node_finding(nc, job->row, "node_amount_mismatch");
-            finding_kv(nc->r, "settled_amount", settled);
-            finding_kv(nc->r, "node_amount", num);
-            finding_end(nc->r);
-        }
-    }
-    node_pump(nc);
-}
-
-/* Keeps up to max_inflight calls running; stops the loop once the batch is done. */
-static void node_pump(struct node_check *nc)
-{
-    while (nc->inflight < nc->max_inflight && nc->next < nc->nrows) {
-        struct node_job *job = &nc->jobs[nc->next];
-        job->nc = nc;
-        job->row = nc->next++;
-        json_t *params = json_pack("{s:s}", "payment_hash", PQgetvalue(nc->batch, job->row, 2));
-        nc->inflight++;
-        fnn_call(nc->fnn, "get_invoice", params, 0, on_invoice, job);
-    }
-    if (nc->inflight == 0 && nc->next >= nc->nrows)
-        ev_break(nc->loop, EVBREAK_ALL);
-}
-
-static int node_check_batch(struct node_check *nc, PGresult *batch)
-{
-    nc->batch = batch;
-    nc->nrows = PQntuples(batch);
-    nc->next = 0;
-    nc->jobs = xcalloc((size_t)nc->nrows + 1, sizeof *nc->jobs);
-    node_pump(nc);
-    if (nc->inflight > 0)
-        ev_run(nc->loop, 0);
-    free(nc->jobs);
-    nc->jobs = NULL;
-    if (nc->inflight > 0 || nc->next < nc->nrows) {
-        fprintf(nc->r->err, "reconcile: the node check stopped with calls outstanding\n");
+    if (count_rows(db, "SELECT count(*) FROM tips", &out->tips, err, errsz) != 0 ||
+        count_rows(db, "SELECT count(*) FROM transfers", &out->transfers, err, errsz) != 0 ||
+        count_rows(db, "SELECT count(*) FROM accounts", &out->accounts, err, errsz) != 0)
         return -1;
+    return 0;
+}
+
+int reconcile_db_checks(struct reconcile_db *db, reconcile_finding_cb cb, void *ctx, char *err,
+                        size_t errsz)
+{
+    for (size_t i = 0; i < FL_ARRAY_LEN(checks); i++) {
+        PGresult *res = query(db, checks[i], err, errsz);
+        if (res == NULL)
+            return -1;
+        int ncols = PQnfields(res);
+        const char **keys = xcalloc((size_t)ncols, sizeof *keys);
+        const char **values = xcalloc((size_t)ncols, sizeof *values);
+        for (int row = 0; row < PQntuples(res); row++) {
+            int n = 0;
+            for (int col = 1; col < ncols; col++) {
+                if (!PQgetisnull(res, row, col)) {
+                    keys[n] = PQfname(res, col);
+                    values[n++] = PQgetvalue(res, row, col);
+                }
+            }
+            cb(ctx, PQgetvalue(res, row, 0), n, keys, values);
+        }
+        free(keys);
+        free(values);
+        PQclear(res);
     }
     return 0;
 }
 
-static int check_node(struct reconcile *r, const struct reconcile_options *opt,
-                      unsigned long long *checked)
+int reconcile_db_settled_open(struct reconcile_db *db, char *err, size_t errsz)
 {
-    char err[512];
-    struct node_check nc = {.r = r,
-                            .max_inflight = opt->node_max_inflight > 0 ? opt->node_max_inflight
-                                                                       : NODE_DEFAULT_INFLIGHT};
-    PGresult *res = NULL;
-    int rc = -1;
-
-    nc.loop = ev_loop_new(EVFLAG_AUTO);
-    if (nc.loop == NULL) {
-        fprintf(r->err, "reconcile: cannot create an event loop\n");
-        goto fail;
-    }
-    nc.fnn = fnn_client_new(nc.loop, opt->fnn_rpc_url, opt->fnn_rpc_token, opt->fnn_timeout_ms, err,
-                            sizeof err);
-    if (nc.fnn == NULL) {
-        fprintf(r->err, "reconcile: fiber node: %s\n", err);
-        goto fail;
-    }
-    res = query(r, "DECLARE settled NO SCROLL CURSOR FOR "
+    return exec_ok(db,
+                   "DECLARE settled NO SCROLL CURSOR FOR "
                    "SELECT id, app_id, payment_hash, settled_amount FROM tips "
-                   "WHERE state = 'SETTLED' ORDER BY app_id, id");
-    if (res == NULL)
-        goto fail;
-    for (;;) {
-        PQclear(res);
-        res = query(r, "FETCH FORWARD " NODE_BATCH " FROM settled");
-        if (res == NULL)
-            goto fail;
-        if (PQntuples(res) == 0)
-            break;
-        if (node_check_batch(&nc, res) != 0)
-            goto fail;
-    }
-    rc = 0;
-fail:
-    *checked = nc.checked;
-    PQclear(res);
-    fnn_client_free(nc.fnn);
-    if (nc.loop != NULL)
-        ev_loop_destroy(nc.loop);
-    return rc;
+                   "WHERE state = 'SETTLED' ORDER BY app_id, id",
+                   err, errsz);
 }
 
-enum reconcile_exit reconcile_run(const struct reconcile_options *opt)
+int reconcile_db_settled_next(struct reconcile_db *db, const struct reconcile_settled_tip **tips,
+                              char *err, size_t errsz)
 {
-    struct reconcile r = {
-        .out = opt->out != NULL ? opt->out : stdout,
-        .err = opt->err != NULL ? opt->err : stderr,
-    };
-    unsigned long long tips = 0, transfers = 0, accounts = 0, node_checked = 0;
-    enum reconcile_exit rc = RECONCILE_ERROR;
-    PGresult *res;
-
-    r.conn = PQconnectdb(opt->conninfo);
-    if (PQstatus(r.conn) != CONNECTION_OK) {
-        fprintf(r.err, "reconcile: cannot connect to the database: %s", PQerrorMessage(r.conn));
-        goto fail;
+    PQclear(db->batch);
+    free(db->tips);
+    db->tips = NULL;
+    db->batch = query(db, "FETCH FORWARD " SETTLED_BATCH " FROM settled", err, errsz);
+    if (db->batch == NULL)
+        return -1;
+    int n = PQntuples(db->batch);
+    db->tips = xcalloc((size_t)n + 1, sizeof *db->tips);
+    for (int i = 0; i < n; i++) {
+        db->tips[i].tip_id = PQgetvalue(db->batch, i, 0);
+        db->tips[i].app_id = PQgetvalue(db->batch, i, 1);
+        db->tips[i].payment_hash = PQgetvalue(db->batch, i, 2);
+        db->tips[i].settled_amount = PQgetvalue(db->batch, i, 3);
     }
-    res = query(&r, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    if (res == NULL)
-        goto fail;
-    PQclear(res);
-    if (count_rows(&r, "SELECT count(*) FROM tips", &tips) != 0 ||
-        count_rows(&r, "SELECT count(*) FROM transfers", &transfers) != 0 ||
-        count_rows(&r, "SELECT count(*) FROM accounts", &accounts) != 0)
-        goto fail;
-    for (size_t i = 0; i < FL_ARRAY_LEN(checks); i++) {
-        if (run_check(&r, checks[i]) != 0)
-            goto fail;
-    }
-    if (opt->check_node && check_node(&r, opt, &node_checked) != 0)
-        goto fail;
-    res = query(&r, "COMMIT");
-    if (res == NULL)
-        goto fail;
-    PQclear(res);
-    rc = r.findings > 0 ? RECONCILE_FINDINGS : RECONCILE_CLEAN;
-fail:
-    fflush(r.out);
-    if (rc != RECONCILE_ERROR) {
-        fprintf(r.err, "reconcile: checked %llu tips, %llu transfers, %llu accounts", tips,
-                transfers, accounts);
-        if (opt->check_node)
-            fprintf(r.err, ", %llu invoices at the node", node_checked);
-        fprintf(r.err, ": %lu findings\n", r.findings);
-    }
-    PQfinish(r.conn);
-    return rc;
+    *tips = db->tips;
+    return n;
 }
 
-enum reconcile_exit reconcile_command(const struct config *cfg, int argc, char **argv)
+int reconcile_db_commit(struct reconcile_db *db, char *err, size_t errsz)
 {
-    struct reconcile_options opt = {
-        .conninfo = cfg->database_url,
-        .fnn_rpc_url = cfg->fnn_rpc_url,
-        .fnn_rpc_token = cfg->fnn_rpc_token,
-        .fnn_timeout_ms = cfg->fnn_timeout_ms,
-    };
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--check-node") == 0) {
-            opt.check_node = 1;
-        } else {
-            fprintf(stderr, "fiberlinkd: reconcile: unexpected argument '%s'\n", argv[i]);
-            return RECONCILE_ERROR;
-        }
-    }
-    return reconcile_run(&opt);
+    return exec_ok(db, "COMMIT", err, errsz);
+}
+
+void reconcile_db_close(struct reconcile_db *db)
+{
+    if (db == NULL)
+        return;
+    PQclear(db->batch);
+    free(db->tips);
+    PQfinish(db->conn);
+    free(db);
 }

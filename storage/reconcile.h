@@ -1,47 +1,54 @@
-/* `fiberlinkd reconcile [--check-node]`: an audit of the ledger invariants (ARCHITECTURE.md 3)
- * and of the tip ↔ settlement-transfer correspondence, over one consistent snapshot of the
- * database, so it can run beside live daemons without reporting a settlement caught half-way.
- * Blocking libpq (a CLI command, like storage/migrate.c); the optional node check runs the async
- * Fiber client on a private libev loop with a bounded number of calls in flight.
+/* The reconcile audit's queries (docs/operations.md, "Reconcile"): the ledger invariants and the
+ * tip ↔ settlement-transfer correspondence, read over one consistent snapshot of the database so
+ * the audit can run beside live daemons without seeing a settlement caught half-way. Blocking
+ * libpq, for the `fiberlinkd reconcile` command (core/cli_reconcile.c), which prints what these
+ * return.
  *
- * Output: each finding is one line on stdout, `finding=<name> key=value …` (values quoted like
- * log values when they need it; amounts in base units); a summary line goes to stderr. Finding
- * names: asset_unbalanced, negative_user_balance, transfer_account_mismatch,
+ * Finding names: asset_unbalanced, negative_user_balance, transfer_account_mismatch,
  * settled_tip_without_transfer, settled_tip_duplicate_transfers, settled_amount_mismatch,
  * settlement_transfer_without_tip, settlement_transfer_unsettled_tip,
  * settlement_amount_mismatch, settlement_wrong_key, settlement_wrong_asset,
- * settlement_wrong_credit_account, settlement_wrong_debit_account, and with --check-node
- * settled_tip_not_paid_at_node, node_amount_mismatch, node_check_failed. */
-#ifndef FL_RECONCILE_H
-#define FL_RECONCILE_H
+ * settlement_wrong_credit_account, settlement_wrong_debit_account,
+ * withdrawal_reserve_mismatch, completed_withdrawal_mismatch, failed_withdrawal_mismatch,
+ * live_withdrawal_settled, withdrawal_transfer_without_withdrawal, inflight_balance_mismatch. */
+#ifndef FL_STORAGE_RECONCILE_H
+#define FL_STORAGE_RECONCILE_H
 
-#include <stdio.h>
+#include <stddef.h>
 
-#include "core/config.h"
+/* A connection holding one REPEATABLE READ READ ONLY transaction. */
+struct reconcile_db;
 
-/* The command's exit codes (API.md "Command line"). */
-enum reconcile_exit {
-    RECONCILE_CLEAN = 0,
-    RECONCILE_ERROR = 1,    /* database unreachable, a query failed, bad arguments */
-    RECONCILE_FINDINGS = 2, /* at least one finding printed */
+struct reconcile_counts {
+    unsigned long long tips, transfers, accounts;
 };
 
-struct reconcile_options {
-    const char *conninfo;
-    int check_node; /* also ask the Fiber node about every SETTLED tip */
-    const char *fnn_rpc_url;
-    const char *fnn_rpc_token; /* NULL when none */
-    int fnn_timeout_ms;
-    int node_max_inflight; /* node calls in flight at once; ≤ 0 → 16 */
-    FILE *out;             /* findings; NULL → stdout */
-    FILE *err;             /* summary and errors; NULL → stderr */
+/* One finding: its name and its non-NULL details (n of them, in column order, amounts in base
+ * units). The strings are valid during the call only. */
+typedef void (*reconcile_finding_cb)(void *ctx, const char *finding, int n, const char *const *keys,
+                                     const char *const *values);
+
+/* A SETTLED tip of the snapshot, for the node check. */
+struct reconcile_settled_tip {
+    const char *tip_id, *app_id, *payment_hash, *settled_amount;
 };
 
-/* Runs every check and prints the findings. */
-enum reconcile_exit reconcile_run(const struct reconcile_options *opt);
+/* Every function taking err writes a message there on failure (libpq's ends in a newline). */
 
-/* The command line after the word `reconcile` (argv holds only its own arguments, e.g.
- * "--check-node"), with settings from cfg. */
-enum reconcile_exit reconcile_command(const struct config *cfg, int argc, char **argv);
+/* Connects and opens the snapshot; NULL on failure. */
+struct reconcile_db *reconcile_db_open(const char *conninfo, char *err, size_t errsz);
+int reconcile_db_counts(struct reconcile_db *db, struct reconcile_counts *out, char *err,
+                        size_t errsz);
+/* Runs every check, calling cb once per finding; 0 or -1. */
+int reconcile_db_checks(struct reconcile_db *db, reconcile_finding_cb cb, void *ctx, char *err,
+                        size_t errsz);
+/* Opens the cursor over the SETTLED tips; then each _next gives the next batch in *tips and
+ * returns its length (0 at the end) or -1. A batch is valid until the next call or close. */
+int reconcile_db_settled_open(struct reconcile_db *db, char *err, size_t errsz);
+int reconcile_db_settled_next(struct reconcile_db *db, const struct reconcile_settled_tip **tips,
+                              char *err, size_t errsz);
+int reconcile_db_commit(struct reconcile_db *db, char *err, size_t errsz);
+/* Ends the transaction (rolled back unless committed) and the connection; NULL is fine. */
+void reconcile_db_close(struct reconcile_db *db);
 
 #endif

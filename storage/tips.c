@@ -10,7 +10,7 @@
 #include <stdlib.h>
 
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+#define TS(col) PG_TIMESTAMP_TEXT(col)
 
 /* The tip columns, read from a relation aliased t. */
 /* clang-format off */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+#define TS(col) PG_TIMESTAMP_TEXT(col)
 
 /* clang-format off */
 #define WITHDRAWAL_COLUMNS                                                                         \

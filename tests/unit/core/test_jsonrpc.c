@@ -325,6 +325,27 @@ static void test_echo_round_trip(void **state)
     jsonrpc_request_dispose(&req);
 }
 
+/* The result helpers every handler shares: an optional column, and amounts in whole units with
+ * the sign kept on a (never expected) negative balance. */
+static void test_result_helpers(void **state)
+{
+    json_t *j = json_string_or_null(NULL);
+    assert_true(json_is_null(j));
+    json_decref(j);
+    j = json_string_or_null("x");
+    assert_string_equal(json_string_value(j), "x");
+    json_decref(j);
+    j = amount_json(1050000000, 8);
+    assert_string_equal(json_string_value(j), "10.5");
+    json_decref(j);
+    j = amount_json(-1500000, 6);
+    assert_string_equal(json_string_value(j), "-1.5");
+    json_decref(j);
+    j = amount_json(7, -1);
+    assert_true(json_is_null(j));
+    json_decref(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -333,7 +354,7 @@ int main(void)
         cmocka_unit_test(test_parse_errors),    cmocka_unit_test(test_depth),
         cmocka_unit_test(test_param_string),    cmocka_unit_test(test_param_int_bool),
         cmocka_unit_test(test_utf8_chars),      cmocka_unit_test(test_serialise),
-        cmocka_unit_test(test_echo_round_trip),
+        cmocka_unit_test(test_echo_round_trip), cmocka_unit_test(test_result_helpers),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

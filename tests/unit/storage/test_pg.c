@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "core/cli_app.h"
+#include "core/cli_migrate.h"
 #include "core/crypto.h"
 #include "storage/apps.h"
 #include "storage/migrate.h"
@@ -96,7 +98,7 @@ static void random_uuid(char out[37])
     snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
 }
 
-/* Runs migrate_run with stdout captured into out. */
+/* Runs the migrate command with stdout captured into out. */
 static int migrate_captured(char *out, size_t outsz)
 {
     fflush(stdout);
@@ -104,7 +106,7 @@ static int migrate_captured(char *out, size_t outsz)
     assert_non_null(tmp);
     int saved = dup(STDOUT_FILENO);
     dup2(fileno(tmp), STDOUT_FILENO);
-    int rc = migrate_run(dburl);
+    int rc = cli_migrate(dburl);
     fflush(stdout);
     dup2(saved, STDOUT_FILENO);
     close(saved);
@@ -322,17 +324,17 @@ static void test_apps(void **state)
 {
     char secret[APPS_SECRET_MAX + 1];
     char again[APPS_SECRET_MAX + 1];
-    assert_int_equal(apps_create(dburl, app_id, NULL, secret, sizeof secret), 0);
+    assert_int_equal(cli_app_create(dburl, app_id, NULL, secret, sizeof secret), 0);
     assert_int_equal(strlen(secret), 64);
     assert_true(hex_is_lower(secret, 64));
     /* Same id and secret again: a no-op. A different secret or a generated one: refused. */
-    assert_int_equal(apps_create(dburl, app_id, secret, again, sizeof again), 0);
+    assert_int_equal(cli_app_create(dburl, app_id, secret, again, sizeof again), 0);
     assert_string_equal(again, secret);
-    assert_int_equal(apps_create(dburl, app_id, "another-secret-0123456789", again, sizeof again),
-                     -1);
-    assert_int_equal(apps_create(dburl, app_id, NULL, again, sizeof again), -1);
-    assert_int_equal(apps_create(dburl, "bad id!", NULL, again, sizeof again), -1);
-    assert_int_equal(apps_create(dburl, "short-secret-app", "short", again, sizeof again), -1);
+    assert_int_equal(
+        cli_app_create(dburl, app_id, "another-secret-0123456789", again, sizeof again), -1);
+    assert_int_equal(cli_app_create(dburl, app_id, NULL, again, sizeof again), -1);
+    assert_int_equal(cli_app_create(dburl, "bad id!", NULL, again, sizeof again), -1);
+    assert_int_equal(cli_app_create(dburl, "short-secret-app", "short", again, sizeof again), -1);
 
     struct pg_pool *p = pool_open(1, 5000);
     struct lookup l = {0};

@@ -1,4 +1,4 @@
-/* Unit tests for the pure half of storage/policy.c: the configured withdrawal defaults turned into
+/* Unit tests for core/policy.c: the configured withdrawal defaults turned into
  * base units per asset (decimals, the allowed-asset list, a zero fee cap), and the settings that
  * must stop the daemon from starting, each named in the message. */
 #include <setjmp.h>
@@ -10,7 +10,8 @@
 
 #include <cmocka.h>
 
-#include "storage/policy.h"
+#include "core/config.h"
+#include "core/policy.h"
 
 static void set(struct config *c, const char *key, const char *value)
 {
