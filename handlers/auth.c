@@ -177,8 +177,8 @@ void app_cache_free(struct app_cache *c)
         pg_query_cancel(l->query);
         lookup_free(l);
     }
-    log_event(LOG_INFO, "auth.app_cache", "lookups=%llu limited=%llu entries=%zu",
-              c->stats.lookups, c->stats.limited, hashmap_count(c->map));
+    log_event(LOG_INFO, "auth.app_cache", "lookups=%llu limited=%llu entries=%zu", c->stats.lookups,
+              c->stats.limited, hashmap_count(c->map));
     hashmap_free(c->pending, NULL);
     hashmap_free(c->map, free_entry);
     free(c);
@@ -272,8 +272,8 @@ static int budget_take(struct app_cache *c, double now)
     return 1;
 }
 
-enum app_cache_answer app_cache_get(struct app_cache *c, const char *app_id, double now,
-                                    int *found, const char **secret, app_cache_cb cb, void *ctx)
+enum app_cache_answer app_cache_get(struct app_cache *c, const char *app_id, double now, int *found,
+                                    const char **secret, app_cache_cb cb, void *ctx)
 {
     if (app_cache_peek(c, app_id, now, found, secret))
         return APP_CACHE_HIT;

@@ -70,8 +70,8 @@ struct app_cache_stats {
 struct app_cache *app_cache_new(struct pg_pool *pool, size_t max_entries, int lookups_per_s);
 /* Cancels the lookups in flight: their waiters' callbacks never run. */
 void app_cache_free(struct app_cache *c);
-enum app_cache_answer app_cache_get(struct app_cache *c, const char *app_id, double now,
-                                    int *found, const char **secret, app_cache_cb cb, void *ctx);
+enum app_cache_answer app_cache_get(struct app_cache *c, const char *app_id, double now, int *found,
+                                    const char **secret, app_cache_cb cb, void *ctx);
 /* What a finished lookup does with its answer (exposed for tests). */
 void app_cache_store(struct app_cache *c, const char *app_id, int found, const char *secret,
                      double now);

@@ -35,13 +35,13 @@ struct ready_waiter {
 
 struct health {
     const struct rpc_env *env;
-    struct pg_query *query;   /* the probe's check in flight, or NULL */
+    struct pg_query *query; /* the probe's check in flight, or NULL */
     struct fnn_call *call;
-    int pending;              /* checks of the probe in flight not yet reported */
-    int db_ok, node_ok;       /* of the probe in flight */
-    int have;                 /* a probe has completed */
+    int pending;        /* checks of the probe in flight not yet reported */
+    int db_ok, node_ok; /* of the probe in flight */
+    int have;           /* a probe has completed */
     int cached_db, cached_node;
-    double started_at;        /* of the latest probe */
+    double started_at; /* of the latest probe */
     struct ready_waiter *waiters;
 };
 

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/owner.h"
+#include "core/reap.h"
 
 struct rpc {
     const struct rpc_env *env;
@@ -21,6 +22,7 @@ struct rpc {
     struct ratelimit *limits;
     unsigned inflight;
     struct rpc_call *calls; /* in flight, so rpc_free can abort them */
+    struct reap *reap; /* finished calls, freed once the callback that finished them returned */
 };
 
 struct rpc_owned {
@@ -48,6 +50,7 @@ struct rpc *rpc_new(const struct rpc_env *env, struct nonce_store *nonces)
     r->apps = app_cache_new(env->pg, APP_CACHE_MAX_ENTRIES, env->cfg->app_lookup_rate);
     r->nonces = nonces;
     r->limits = ratelimit_new(env->cfg->rate_limit, env->cfg->rate_limit_window);
+    r->reap = reap_new(env->loop->ev);
     return r;
 }
 
@@ -117,6 +120,7 @@ void rpc_free(struct rpc *r)
     r->apps = NULL;
     while (r->calls != NULL)
         call_abort(r->calls);
+    reap_free(r->reap);
     hashmap_free(r->methods, free_method);
     ratelimit_free(r->limits);
     free(r);
@@ -144,6 +148,13 @@ static void token_dispose(void *p)
     }
 }
 
+static void call_release(void *p)
+{
+    struct rpc_call *call = p;
+    jsonrpc_request_dispose(&call->_jr);
+    free(call);
+}
+
 static void call_free(struct rpc_call *call)
 {
     if (call->_token != NULL)
@@ -151,8 +162,9 @@ static void call_free(struct rpc_call *call)
     owned_drop(call, 0);
     call_unlink(call);
     call->rpc->inflight--;
-    jsonrpc_request_dispose(&call->_jr);
-    free(call);
+    /* Answered from inside a handler's callback, whose frames may still read the call (its
+     * app_id, its env): the memory goes at the end of this loop iteration. */
+    reap_later(call->rpc->reap, call, call_release);
 }
 
 static void send_answer(struct rpc_call *call, int status, char *json)

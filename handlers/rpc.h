@@ -45,9 +45,9 @@ struct rpc_call {
     struct ratelimit_verdict _rl;
     int _authenticated;
     double _started;
-    uint64_t _owner;                   /* core/owner.h: tags every query and node call it starts */
-    struct rpc_call *_prev, *_next;    /* the rpc's list of calls in flight */
-    struct rpc_owned *_owned;          /* handler contexts to dispose if the call is aborted */
+    uint64_t _owner;                /* core/owner.h: tags every query and node call it starts */
+    struct rpc_call *_prev, *_next; /* the rpc's list of calls in flight */
+    struct rpc_owned *_owned;       /* handler contexts to dispose if the call is aborted */
 };
 
 typedef void (*rpc_method_fn)(struct rpc_call *call);

@@ -78,8 +78,8 @@ struct pg_pool {
     struct pg_conn *conns;
     struct pg_query *qhead, *qtail; /* waiting for a connection */
     unsigned pending;
-    unsigned owned_pending; /* of pending, those with an owner (API requests) */
-    unsigned max_owned;     /* bound on owned_pending; 0 = none */
+    unsigned owned_pending;         /* of pending, those with an owner (API requests) */
+    unsigned max_owned;             /* bound on owned_pending; 0 = none */
     struct pg_query *rhead, *rtail; /* refused (pool full); failed from the kick timer */
     ev_tstamp full_logged_at;
     ev_timer deadline;
