@@ -57,6 +57,10 @@ static const struct config_key keys[] = {
     STR_KEY(fnn_rpc_url, CONFIG_KIND_URL, 0),
     STR_KEY(fnn_rpc_token, CONFIG_KIND_OPTIONAL, 1),
     INT_KEY(fnn_timeout_ms, 100, 600000),
+    INT_KEY(fnn_max_connections, 1, 1024),
+    INT_KEY(fnn_max_inflight, 1, 1000000),
+    INT_KEY(db_max_pending, 1, 1000000),
+    INT_KEY(app_lookup_rate, 1, 100000),
     STR_KEY(fnn_currency, CONFIG_KIND_CURRENCY, 0),
     STR_KEY(preimage_key, CONFIG_KIND_OPTIONAL, 1),
     INT_KEY(invoice_expiry, 60, 2592000),
@@ -152,6 +156,10 @@ void config_init(struct config *c)
     c->db_query_timeout_ms = 5000;
     c->fnn_rpc_url = xstrdup("http://127.0.0.1:8227");
     c->fnn_timeout_ms = 5000;
+    c->fnn_max_connections = 16;
+    c->fnn_max_inflight = 256;
+    c->db_max_pending = 4096;
+    c->app_lookup_rate = 50;
     c->fnn_currency = xstrdup("Fibt");
     c->invoice_expiry = 3600;
     c->max_body_bytes = 65536;

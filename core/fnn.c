@@ -18,6 +18,7 @@
 #include "core/crypto.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/owner.h"
 
 #define FNN_MAX_RESPONSE (4u << 20) /* a node answer above this is treated as a transport fault */
 
@@ -35,6 +36,8 @@ struct fnn_call {
     char method[48];
     fnn_cb cb;
     void *ctx;
+    owner_id owner; /* owner.h: current when the call started, current again in its callback */
+    int refused;    /* over max_owned: never sent, answered FNN_TRANSIENT from the loop */
     ev_timer
         deferred; /* reports a failure to start the transfer from the loop, not from fnn_call */
     char errbuf[CURL_ERROR_SIZE];
@@ -50,6 +53,9 @@ struct fnn_client {
     int default_timeout_ms;
     uint64_t next_id;
     unsigned inflight;
+    unsigned owned_inflight; /* of inflight, calls with an owner (API requests) */
+    unsigned max_owned;      /* bound on owned_inflight; 0 = none */
+    ev_tstamp full_logged_at;
     struct fnn_call *calls;
     int dispatching; /* >0 while completions are being delivered */
     int closing;     /* fnn_client_free was called from inside a callback */
@@ -74,6 +80,7 @@ static void call_link(struct fnn_client *c, struct fnn_call *call)
     c->calls = call;
     call->linked = 1;
     c->inflight++;
+    c->owned_inflight += call->owner != 0;
 }
 
 static void call_unlink(struct fnn_call *call)
@@ -90,6 +97,7 @@ static void call_unlink(struct fnn_call *call)
         call->next->prev = call->prev;
     call->prev = call->next = NULL;
     c->inflight--;
+    c->owned_inflight -= call->owner != 0;
 }
 
 /* Unlinks, detaches from curl and frees; never runs the callback. */
@@ -127,8 +135,11 @@ static void call_finish(struct fnn_call *call, const struct fnn_result *res)
                   log_quote(quoted, sizeof quoted, res->message, strlen(res->message)));
     }
     c->dispatching++;
-    if (!c->closing)
+    if (!c->closing) {
+        owner_id prev = owner_enter(call->owner);
         cb(ctx, res);
+        owner_leave(prev);
+    }
     c->dispatching--;
     call_destroy(call);
 }
@@ -250,7 +261,9 @@ static void on_deferred(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct fnn_call *call = container_of(w, struct fnn_call, deferred);
     struct fnn_client *c = call->client;
-    struct fnn_result res = {.outcome = FNN_TRANSIENT, .message = "cannot start the transfer"};
+    struct fnn_result res = {.outcome = FNN_TRANSIENT,
+                             .message = call->refused ? "too many node calls in flight"
+                                                      : "cannot start the transfer"};
     c->dispatching++;
     call_finish(call, &res);
     c->dispatching--;
@@ -497,6 +510,35 @@ void fnn_client_free(struct fnn_client *c)
     client_destroy(c);
 }
 
+void fnn_client_set_limits(struct fnn_client *c, int max_connections, unsigned max_owned)
+{
+    c->max_owned = max_owned;
+    if (max_connections > 0) {
+        /* Without a cap curl opens one connection per concurrent transfer; with it, transfers
+         * beyond the cap wait inside curl for a free connection (their deadline still runs). */
+        curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)max_connections);
+        curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)max_connections);
+        curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)max_connections);
+    }
+}
+
+unsigned fnn_client_cancel_owner(struct fnn_client *c, uint64_t owner)
+{
+    unsigned n = 0;
+    if (c == NULL || owner == 0)
+        return 0;
+    struct fnn_call *call = c->calls;
+    while (call != NULL) {
+        struct fnn_call *next = call->next;
+        if (call->owner == owner) {
+            call_destroy(call);
+            n++;
+        }
+        call = next;
+    }
+    return n;
+}
+
 unsigned fnn_client_inflight(const struct fnn_client *c)
 {
     return c->inflight;
@@ -543,7 +585,21 @@ struct fnn_call *fnn_call(struct fnn_client *c, const char *method, json_t *para
     call->id = ++c->next_id;
     snprintf(call->method, sizeof call->method, "%s", method);
     ev_timer_init(&call->deferred, on_deferred, 0.0, 0.0);
+    call->owner = owner_current();
+    /* API requests share a bounded number of node calls; module work (poller, runner, readiness)
+     * has no owner and is bounded by its module. */
+    call->refused = call->owner != 0 && c->max_owned > 0 && c->owned_inflight >= c->max_owned;
     call_link(c, call);
+    if (call->refused) {
+        if (ev_now(c->loop) - c->full_logged_at >= 1.0) {
+            log_event(LOG_WARN, "fnn.client_full", "inflight=%u max=%u", c->owned_inflight - 1,
+                      c->max_owned);
+            c->full_logged_at = ev_now(c->loop);
+        }
+        json_decref(params);
+        ev_timer_start(c->loop, &call->deferred);
+        return call;
+    }
 
     json_t *plist = json_array();
     if (params != NULL)

@@ -48,6 +48,14 @@ struct fnn_call *fnn_call(struct fnn_client *c, const char *method, json_t *para
                           fnn_cb cb, void *ctx);
 /* The callback will not run; the transfer is aborted. Safe to call only before the callback ran. */
 void fnn_call_cancel(struct fnn_call *call);
+/* max_connections > 0 caps the TCP connections to the node (curl queues transfers beyond it).
+ * max_owned > 0 bounds the calls started on behalf of API requests (those with an owner,
+ * core/owner.h) in flight at once; above it a call is not sent and completes FNN_TRANSIENT
+ * "too many node calls in flight". Calls without an owner (poller, runner, readiness) are bounded
+ * by their modules. */
+void fnn_client_set_limits(struct fnn_client *c, int max_connections, unsigned max_owned);
+/* Cancels (fnn_call_cancel) every call started under owner; returns how many. */
+unsigned fnn_client_cancel_owner(struct fnn_client *c, uint64_t owner);
 /* Calls started and not yet completed. */
 unsigned fnn_client_inflight(const struct fnn_client *c);
 

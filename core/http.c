@@ -447,6 +447,9 @@ int http_server_port(const struct http_server *s, int n)
     return n >= 0 && n < s->nlisteners ? s->listeners[n].port : -1;
 }
 
+/* See http_server_free: volatile so the store that keeps it reachable is not optimised away. */
+static struct http_server *volatile kept_until_exit;
+
 void http_server_free(struct http_server *s)
 {
     if (s == NULL)
@@ -466,6 +469,10 @@ void http_server_free(struct http_server *s)
     } else {
         log_event(LOG_WARN, "http.dispose_skipped", "connections=%u",
                   http_server_connections(s));
+        /* The open connections still point into the server and its context: keep them all
+         * reachable until the process exits (next) instead of freeing half of them. */
+        kept_until_exit = s;
+        return;
     }
     if (s->ssl_ctx != NULL)
         SSL_CTX_free(s->ssl_ctx);

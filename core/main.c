@@ -66,6 +66,7 @@ struct daemon {
     struct pg_pool *pg;
     struct fnn_client *fnn;
     struct rpc *rpc;
+    struct health *health;
     struct poller *poller;
     struct payout_runner *payouts;
     ev_signal sigterm, sigint, sighup;
@@ -156,6 +157,8 @@ static int serve(struct config *cfg)
         fprintf(stderr, "fiberlinkd: fiber node: %s\n", err);
         goto fail;
     }
+    fnn_client_set_limits(d.fnn, cfg->fnn_max_connections, (unsigned)cfg->fnn_max_inflight);
+    pg_pool_set_max_pending(d.pg, (unsigned)cfg->db_max_pending);
     struct http_server_config hc = {
         .listen = (const char *const *)cfg->listen,
         .nlisten = cfg->nlisten,
@@ -183,7 +186,7 @@ static int serve(struct config *cfg)
         nonces = nonce_memory_new((size_t)cfg->nonce_memory_max);
     struct rpc_env env = {.loop = &d.loop, .pg = d.pg, .fnn = d.fnn, .cfg = cfg, .assets = &assets};
     d.rpc = rpc_new(&env, nonces);
-    health_register(d.rpc, d.http, &env);
+    d.health = health_register(d.rpc, d.http, &env);
     tips_register(d.rpc);
     if (withdrawals_register(d.rpc, cfg, err, sizeof err) != 0) {
         fprintf(stderr, "fiberlinkd: %s\n", err);
@@ -217,10 +220,14 @@ static int serve(struct config *cfg)
     log_event(LOG_INFO, "serve.stopped", NULL);
     rc = 0;
 fail:
+    /* Reverse order of start (ARCHITECTURE.md §7): each module cancels its own queries and node
+     * calls, so when the pool and the client go last no callback is left to run into a module
+     * already freed. */
     if (ev_is_active(&d.drain))
         ev_timer_stop(d.loop.ev, &d.drain);
-    poller_free(d.poller);
     withdrawals_runner_free(d.payouts);
+    poller_free(d.poller);
+    health_free(d.health);
     rpc_free(d.rpc);
     nonce_store_free(nonces);
     http_server_free(d.http);

@@ -9,6 +9,7 @@
 #include "core/hashmap.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/owner.h"
 #include "storage/apps.h"
 
 enum auth_result auth_check_headers(const struct auth_headers *h, int64_t now, int64_t *ts_out)
@@ -66,88 +67,246 @@ enum auth_result auth_check_signature(const struct auth_headers *h, const char *
 
 /* ---- app secrets cache ---- */
 
-#define APP_CACHE_MAX 10000
 #define APP_CACHE_TTL_FOUND 60.0
 #define APP_CACHE_TTL_MISSING 5.0
 
+/* One cached answer, on the found or the missing list, most recently used first. */
 struct app_entry {
+    struct app_entry *prev, *next;
+    char *app_id; /* the map's key, copied */
     double expires_at;
     int found;
     char secret[APPS_SECRET_MAX + 1];
 };
 
-struct app_cache {
-    struct pg_pool *pool;
-    struct hashmap *map;
+struct app_list {
+    struct app_entry *head, *tail;
+    size_t n;
 };
 
-struct app_lookup {
-    struct app_cache *cache;
-    char *app_id;
+struct app_waiter {
+    struct app_waiter *next;
     app_cache_cb cb;
     void *ctx;
 };
 
-struct app_cache *app_cache_new(struct pg_pool *pool)
+/* One query in flight for an id, shared by every request that asked meanwhile. */
+struct app_lookup {
+    struct app_lookup *prev, *next;
+    struct app_cache *cache;
+    struct pg_query *query;
+    char *app_id;
+    struct app_waiter *waiters, *last;
+};
+
+struct app_cache {
+    struct pg_pool *pool;
+    struct hashmap *map;     /* app id → struct app_entry */
+    struct hashmap *pending; /* app id → struct app_lookup */
+    struct app_lookup *lookups;
+    struct app_list found, missing;
+    size_t max_entries;
+    double rate, tokens, refilled_at; /* lookup budget: token bucket, burst = one second */
+    struct app_cache_stats stats;
+};
+
+struct app_cache *app_cache_new(struct pg_pool *pool, size_t max_entries, int lookups_per_s)
 {
     struct app_cache *c = xcalloc(1, sizeof *c);
     c->pool = pool;
     c->map = hashmap_new();
+    c->pending = hashmap_new();
+    c->max_entries = max_entries > 0 ? max_entries : APP_CACHE_MAX_ENTRIES;
+    c->rate = lookups_per_s > 0 ? lookups_per_s : 1;
+    c->tokens = c->rate;
     return c;
+}
+
+static void list_unlink(struct app_list *l, struct app_entry *e)
+{
+    if (e->prev != NULL)
+        e->prev->next = e->next;
+    else
+        l->head = e->next;
+    if (e->next != NULL)
+        e->next->prev = e->prev;
+    else
+        l->tail = e->prev;
+    e->prev = e->next = NULL;
+    l->n--;
+}
+
+static void list_push_front(struct app_list *l, struct app_entry *e)
+{
+    e->prev = NULL;
+    e->next = l->head;
+    if (l->head != NULL)
+        l->head->prev = e;
+    else
+        l->tail = e;
+    l->head = e;
+    l->n++;
 }
 
 static void free_entry(void *p)
 {
     struct app_entry *e = p;
     crypto_cleanse(e->secret, sizeof e->secret);
+    free(e->app_id);
     free(e);
+}
+
+static void lookup_free(struct app_lookup *l)
+{
+    while (l->waiters != NULL) {
+        struct app_waiter *w = l->waiters;
+        l->waiters = w->next;
+        free(w);
+    }
+    free(l->app_id);
+    free(l);
 }
 
 void app_cache_free(struct app_cache *c)
 {
     if (c == NULL)
         return;
+    while (c->lookups != NULL) {
+        struct app_lookup *l = c->lookups;
+        c->lookups = l->next;
+        pg_query_cancel(l->query);
+        lookup_free(l);
+    }
+    log_event(LOG_INFO, "auth.app_cache", "lookups=%llu limited=%llu entries=%zu", c->stats.lookups,
+              c->stats.limited, hashmap_count(c->map));
+    hashmap_free(c->pending, NULL);
     hashmap_free(c->map, free_entry);
     free(c);
+}
+
+void app_cache_store(struct app_cache *c, const char *app_id, int found, const char *secret,
+                     double now)
+{
+    size_t idlen = strlen(app_id);
+    struct app_entry *e = hashmap_get(c->map, app_id, idlen);
+    if (e != NULL) {
+        list_unlink(e->found ? &c->found : &c->missing, e);
+    } else {
+        e = xcalloc(1, sizeof *e);
+        e->app_id = xstrdup(app_id);
+        hashmap_put(c->map, app_id, idlen, e);
+    }
+    e->found = found;
+    e->expires_at = now + (found ? APP_CACHE_TTL_FOUND : APP_CACHE_TTL_MISSING);
+    snprintf(e->secret, sizeof e->secret, "%s", found && secret ? secret : "");
+    struct app_list *l = found ? &c->found : &c->missing;
+    list_push_front(l, e);
+    /* Evict the least recently used of the same kind: unknown ids never push out real apps. */
+    while (l->n > c->max_entries) {
+        struct app_entry *old = l->tail;
+        list_unlink(l, old);
+        hashmap_remove(c->map, old->app_id, strlen(old->app_id));
+        free_entry(old);
+    }
+}
+
+int app_cache_peek(struct app_cache *c, const char *app_id, double now, int *found,
+                   const char **secret)
+{
+    struct app_entry *e = hashmap_get(c->map, app_id, strlen(app_id));
+    if (e == NULL || e->expires_at <= now)
+        return 0;
+    struct app_list *l = e->found ? &c->found : &c->missing;
+    list_unlink(l, e);
+    list_push_front(l, e);
+    *found = e->found;
+    *secret = e->secret;
+    return 1;
+}
+
+size_t app_cache_count(const struct app_cache *c)
+{
+    return hashmap_count(c->map);
+}
+
+struct app_cache_stats app_cache_stats(const struct app_cache *c)
+{
+    return c->stats;
 }
 
 static void on_lookup(void *ctx, enum pg_outcome outcome, int found, const char *secret)
 {
     struct app_lookup *l = ctx;
     struct app_cache *c = l->cache;
-    if (outcome == PG_OK) {
-        size_t idlen = strlen(l->app_id);
-        struct app_entry *e = hashmap_get(c->map, l->app_id, idlen);
-        if (e == NULL && hashmap_count(c->map) < APP_CACHE_MAX) {
-            e = xcalloc(1, sizeof *e);
-            hashmap_put(c->map, l->app_id, idlen, e);
-        }
-        if (e != NULL) {
-            e->found = found;
-            e->expires_at =
-                ev_time() + (found ? APP_CACHE_TTL_FOUND : APP_CACHE_TTL_MISSING);
-            snprintf(e->secret, sizeof e->secret, "%s", found && secret ? secret : "");
-        }
+    if (outcome == PG_OK)
+        app_cache_store(c, l->app_id, found, secret, ev_time());
+    /* Detach first: a waiter's callback may ask for this id again and start a new lookup. */
+    hashmap_remove(c->pending, l->app_id, strlen(l->app_id));
+    if (l->prev != NULL)
+        l->prev->next = l->next;
+    else
+        c->lookups = l->next;
+    if (l->next != NULL)
+        l->next->prev = l->prev;
+    while (l->waiters != NULL) {
+        struct app_waiter *w = l->waiters;
+        l->waiters = w->next;
+        w->cb(w->ctx, outcome, found, secret);
+        free(w);
     }
-    l->cb(l->ctx, outcome, found, secret);
-    free(l->app_id);
-    free(l);
+    lookup_free(l);
 }
 
-int app_cache_get(struct app_cache *c, const char *app_id, double now, int *found,
-                  const char **secret, app_cache_cb cb, void *ctx)
+/* One token per lookup of an id that is not a known app; refilled continuously. */
+static int budget_take(struct app_cache *c, double now)
 {
-    struct app_entry *e = hashmap_get(c->map, app_id, strlen(app_id));
-    if (e != NULL && e->expires_at > now) {
-        *found = e->found;
-        *secret = e->secret;
-        return 1;
+    if (now > c->refilled_at) {
+        c->tokens += (now - c->refilled_at) * c->rate;
+        if (c->tokens > c->rate)
+            c->tokens = c->rate;
+        c->refilled_at = now;
     }
-    struct app_lookup *l = xcalloc(1, sizeof *l);
-    l->cache = c;
-    l->app_id = xstrdup(app_id);
-    l->cb = cb;
-    l->ctx = ctx;
-    apps_lookup(c->pool, app_id, on_lookup, l);
-    return 0;
+    if (c->tokens < 1.0)
+        return 0;
+    c->tokens -= 1.0;
+    return 1;
+}
+
+enum app_cache_answer app_cache_get(struct app_cache *c, const char *app_id, double now, int *found,
+                                    const char **secret, app_cache_cb cb, void *ctx)
+{
+    if (app_cache_peek(c, app_id, now, found, secret))
+        return APP_CACHE_HIT;
+    size_t idlen = strlen(app_id);
+    struct app_lookup *l = hashmap_get(c->pending, app_id, idlen);
+    if (l == NULL) {
+        struct app_entry *e = hashmap_get(c->map, app_id, idlen);
+        if ((e == NULL || !e->found) && !budget_take(c, now)) {
+            c->stats.limited++;
+            return APP_CACHE_LIMITED;
+        }
+        l = xcalloc(1, sizeof *l);
+        l->cache = c;
+        l->app_id = xstrdup(app_id);
+        hashmap_put(c->pending, app_id, idlen, l);
+        l->next = c->lookups;
+        if (c->lookups != NULL)
+            c->lookups->prev = l;
+        c->lookups = l;
+        c->stats.lookups++;
+        /* The lookup is the cache's, not the asking request's: no owner, so aborting one request
+         * never cancels a query other requests wait on (app_cache_free cancels it). */
+        owner_id prev = owner_enter(0);
+        l->query = apps_lookup(c->pool, app_id, on_lookup, l);
+        owner_leave(prev);
+    }
+    struct app_waiter *w = xcalloc(1, sizeof *w);
+    w->cb = cb;
+    w->ctx = ctx;
+    if (l->last != NULL)
+        l->last->next = w;
+    else
+        l->waiters = w;
+    l->last = w;
+    return APP_CACHE_PENDING;
 }

@@ -42,16 +42,43 @@ void auth_sign(const char *secret, size_t secret_len, const char *ts, size_t ts_
                const char *nonce, size_t nonce_len, const char *body, size_t body_len,
                char out[65]);
 
-/* App secrets cache: found apps are kept 60 s, unknown ids 5 s, at most 10,000 entries. */
+/* App secrets cache in front of the apps table. Found apps are kept 60 s and unknown ids 5 s, in
+ * two separate least-recently-used lists of at most `max_entries` each, so a flood of unknown ids
+ * evicts only other unknown ids and never a real app. Lookups of ids with no live "found" entry
+ * (never seen, unknown, or found long ago) are rate limited by a token bucket of `lookups_per_s`
+ * per second before any query; concurrent lookups of one id share one query. An expired "found"
+ * entry is refreshed without a token: only real apps have one. */
 struct app_cache;
-/* found=0 for an unknown app; secret valid during the callback. outcome != PG_OK: lookup failed. */
+/* found=0 for an unknown app; secret valid during the callback. outcome != PG_OK: lookup failed
+ * (PG_BUSY: the pool refused it). */
 typedef void (*app_cache_cb)(void *ctx, enum pg_outcome outcome, int found, const char *secret);
 
-struct app_cache *app_cache_new(struct pg_pool *pool);
+enum app_cache_answer {
+    APP_CACHE_HIT = 0, /* *found / *secret set now (secret valid until the next loop iteration) */
+    APP_CACHE_PENDING, /* a lookup runs; cb will be called from the loop */
+    APP_CACHE_LIMITED, /* not cached and the lookup budget is spent: refuse without a query */
+};
+
+struct app_cache_stats {
+    unsigned long long lookups; /* queries started */
+    unsigned long long limited; /* requests refused by the lookup budget */
+};
+
+#define APP_CACHE_MAX_ENTRIES 10000
+
+/* pool may be NULL in unit tests that only use app_cache_store / app_cache_peek. */
+struct app_cache *app_cache_new(struct pg_pool *pool, size_t max_entries, int lookups_per_s);
+/* Cancels the lookups in flight: their waiters' callbacks never run. */
 void app_cache_free(struct app_cache *c);
-/* Answers from the cache when it can: returns 1 and sets *found / *secret (valid until the next
- * loop iteration). Otherwise returns 0 and starts a lookup whose result comes through cb. */
-int app_cache_get(struct app_cache *c, const char *app_id, double now, int *found,
-                  const char **secret, app_cache_cb cb, void *ctx);
+enum app_cache_answer app_cache_get(struct app_cache *c, const char *app_id, double now, int *found,
+                                    const char **secret, app_cache_cb cb, void *ctx);
+/* What a finished lookup does with its answer (exposed for tests). */
+void app_cache_store(struct app_cache *c, const char *app_id, int found, const char *secret,
+                     double now);
+/* 1 when app_id has a live entry (found or not), with *found / *secret; 0 otherwise. */
+int app_cache_peek(struct app_cache *c, const char *app_id, double now, int *found,
+                   const char **secret);
+size_t app_cache_count(const struct app_cache *c);
+struct app_cache_stats app_cache_stats(const struct app_cache *c);
 
 #endif

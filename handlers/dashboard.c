@@ -82,6 +82,15 @@ struct summary {
     json_t *withdrawals;
 };
 
+static void summary_dispose(void *p)
+{
+    struct summary *s = p;
+    json_decref(s->figures);
+    json_decref(s->tips);
+    json_decref(s->withdrawals);
+    free(s);
+}
+
 static void summary_finish(struct summary *s)
 {
     if (--s->waiting > 0)
@@ -205,6 +214,7 @@ static void dashboard_summary(struct rpc_call *call)
     }
     struct summary *s = xcalloc(1, sizeof *s);
     s->call = call;
+    rpc_call_own(call, s, summary_dispose);
     s->waiting = 3;
     const char *state = strcmp(dp.settlement_state, "ALL") == 0 ? NULL : dp.settlement_state;
     const char *wstate = strcmp(dp.withdrawal_state, "ALL") == 0 ? NULL : dp.withdrawal_state;

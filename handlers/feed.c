@@ -187,6 +187,7 @@ static void tip_settled_feed(struct rpc_call *call)
         return;
     }
     struct feed_page *fp = xcalloc(1, sizeof *fp);
+    rpc_call_own(call, fp, free);
     fp->call = call;
     fp->limit = (int)limit;
     feed_settled_page(call->env->pg, call->app_id, has_after ? &after : NULL, (int)limit + 1,

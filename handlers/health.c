@@ -1,10 +1,18 @@
-/* See health.h. */
+/* See health.h. Readiness is answered from one cached probe (a `SELECT 1` and a node_info call in
+ * parallel): at most one probe is in flight and a new one starts at most once a second, however
+ * many requests arrive. A request that finds a probe younger than a second answers at once; one
+ * that finds an older result starts the next probe (or joins the one in flight) and is answered
+ * when it reports. So an unauthenticated flood costs the database and the node at most one check
+ * each per second, and cannot use up the node connections the poller and the runner need. */
 #include "handlers/health.h"
 
 #include <stdlib.h>
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/owner.h"
+
+#define HEALTH_PROBE_INTERVAL 1.0
 
 static void ping(struct rpc_call *call)
 {
@@ -17,76 +25,146 @@ static int live(void *data, h2o_req_t *req)
     return 0;
 }
 
-/* One readiness probe: two checks in parallel, answered when both have reported. */
-struct probe {
+/* A readiness request waiting for the probe in flight. Lives in the request's pool: if the client
+ * leaves, dispose takes it off the list. */
+struct ready_waiter {
+    struct ready_waiter *prev, *next;
+    struct health *h; /* NULL once off the list */
+    h2o_req_t *req;
+};
+
+struct health {
     const struct rpc_env *env;
-    h2o_req_t *req; /* NULL once the client left */
-    struct probe_token *token;
-    int pending;
-    int db_ok, node_ok;
+    struct pg_query *query; /* the probe's check in flight, or NULL */
+    struct fnn_call *call;
+    int pending;        /* checks of the probe in flight not yet reported */
+    int db_ok, node_ok; /* of the probe in flight */
+    int have;           /* a probe has completed */
+    int cached_db, cached_node;
+    double started_at; /* of the latest probe */
+    struct ready_waiter *waiters;
 };
 
-struct probe_token {
-    struct probe *probe;
-};
-
-static void probe_token_dispose(void *p)
+static void waiter_unlink(struct ready_waiter *w)
 {
-    struct probe_token *t = p;
-    if (t->probe != NULL)
-        t->probe->req = NULL;
+    struct health *h = w->h;
+    if (h == NULL)
+        return;
+    if (w->prev != NULL)
+        w->prev->next = w->next;
+    else
+        h->waiters = w->next;
+    if (w->next != NULL)
+        w->next->prev = w->prev;
+    w->prev = w->next = NULL;
+    w->h = NULL;
 }
 
-static void probe_step(struct probe *p)
+static void waiter_dispose(void *p)
 {
-    if (--p->pending > 0)
+    waiter_unlink(p);
+}
+
+static void answer(struct health *h, h2o_req_t *req)
+{
+    int ready = h->cached_db && h->cached_node;
+    json_t *j = json_pack("{s:s, s:{s:s, s:s}}", "status", ready ? "ready" : "not_ready", "checks",
+                          "database", h->cached_db ? "ok" : "fail", "fiberNode",
+                          h->cached_node ? "ok" : "fail");
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    http_send_json(req, ready ? 200 : 503, s);
+    free(s);
+}
+
+static void probe_step(struct health *h)
+{
+    if (--h->pending > 0)
         return;
-    if (p->req != NULL) {
-        p->token->probe = NULL;
-        int ready = p->db_ok && p->node_ok;
-        json_t *j = json_pack("{s:s, s:{s:s, s:s}}", "status", ready ? "ready" : "not_ready",
-                              "checks", "database", p->db_ok ? "ok" : "fail", "fiberNode",
-                              p->node_ok ? "ok" : "fail");
-        char *s = json_dumps(j, JSON_COMPACT);
-        json_decref(j);
-        loop_touch(p->env->loop);
-        http_send_json(p->req, ready ? 200 : 503, s);
-        free(s);
+    h->have = 1;
+    h->cached_db = h->db_ok;
+    h->cached_node = h->node_ok;
+    /* Take the whole list first: answering may finish a request and run its dispose. */
+    struct ready_waiter *w = h->waiters;
+    h->waiters = NULL;
+    for (struct ready_waiter *x = w; x != NULL; x = x->next)
+        x->h = NULL;
+    loop_touch(h->env->loop);
+    while (w != NULL) {
+        struct ready_waiter *next = w->next;
+        w->prev = w->next = NULL;
+        answer(h, w->req);
+        w = next;
     }
-    free(p);
 }
 
 static void on_db(void *ctx, enum pg_outcome outcome, PGresult *res)
 {
-    struct probe *p = ctx;
-    p->db_ok = outcome == PG_OK;
-    probe_step(p);
+    struct health *h = ctx;
+    h->query = NULL;
+    h->db_ok = outcome == PG_OK;
+    probe_step(h);
 }
 
 static void on_node(void *ctx, const struct fnn_result *res)
 {
-    struct probe *p = ctx;
-    p->node_ok = res->outcome == FNN_OK;
-    probe_step(p);
+    struct health *h = ctx;
+    h->call = NULL;
+    h->node_ok = res->outcome == FNN_OK;
+    probe_step(h);
+}
+
+static void probe_start(struct health *h, double now)
+{
+    h->started_at = now;
+    h->pending = 2;
+    h->db_ok = h->node_ok = 0;
+    /* Module work, owned by nobody: no request's abort may cancel it. */
+    owner_id prev = owner_enter(0);
+    h->query = pg_query(h->env->pg, "SELECT 1", 0, NULL, HEALTH_CHECK_TIMEOUT_MS, on_db, h);
+    h->call = fnn_call(h->env->fnn, "node_info", NULL, HEALTH_CHECK_TIMEOUT_MS, on_node, h);
+    owner_leave(prev);
 }
 
 static int ready(void *data, h2o_req_t *req)
 {
-    const struct rpc_env *env = data;
-    struct probe *p = xcalloc(1, sizeof *p);
-    p->env = env;
-    p->req = req;
-    p->pending = 2;
-    p->token = http_req_alloc_shared(req, sizeof *p->token, probe_token_dispose);
-    p->token->probe = p;
-    pg_query(env->pg, "SELECT 1", 0, NULL, HEALTH_CHECK_TIMEOUT_MS, on_db, p);
-    fnn_call(env->fnn, "node_info", NULL, HEALTH_CHECK_TIMEOUT_MS, on_node, p);
+    struct health *h = data;
+    double now = ev_now(h->env->loop->ev);
+    if (h->pending == 0 && h->have && now - h->started_at < HEALTH_PROBE_INTERVAL) {
+        answer(h, req);
+        return 0;
+    }
+    struct ready_waiter *w = http_req_alloc_shared(req, sizeof *w, waiter_dispose);
+    w->req = req;
+    w->h = h;
+    w->next = h->waiters;
+    if (h->waiters != NULL)
+        h->waiters->prev = w;
+    h->waiters = w;
+    if (h->pending == 0)
+        probe_start(h, now);
     return 0;
 }
 
-void health_register(struct rpc *rpc, struct http_server *server, const struct rpc_env *env)
+struct health *health_register(struct rpc *rpc, struct http_server *server,
+                               const struct rpc_env *env)
 {
+    struct health *h = xcalloc(1, sizeof *h);
+    h->env = env;
     rpc_register(rpc, "health.ping", ping);
     http_server_route(server, "GET", "/healthz/live", live, NULL);
-    http_server_route(server, "GET", "/healthz/ready", ready, (void *)env);
+    http_server_route(server, "GET", "/healthz/ready", ready, h);
+    return h;
+}
+
+void health_free(struct health *h)
+{
+    if (h == NULL)
+        return;
+    pg_query_cancel(h->query);
+    fnn_call_cancel(h->call);
+    /* Waiting requests belong to the HTTP server, freed later: only forget them here. */
+    while (h->waiters != NULL)
+        waiter_unlink(h->waiters);
+    free(h);
 }

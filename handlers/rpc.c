@@ -11,6 +11,8 @@
 #include "core/hashmap.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/owner.h"
+#include "core/reap.h"
 
 struct rpc {
     const struct rpc_env *env;
@@ -19,6 +21,14 @@ struct rpc {
     struct nonce_store *nonces;
     struct ratelimit *limits;
     unsigned inflight;
+    struct rpc_call *calls; /* in flight, so rpc_free can abort them */
+    struct reap *reap; /* finished calls, freed once the callback that finished them returned */
+};
+
+struct rpc_owned {
+    struct rpc_owned *next;
+    void *ctx;
+    void (*dispose)(void *ctx);
 };
 
 struct method {
@@ -37,9 +47,10 @@ struct rpc *rpc_new(const struct rpc_env *env, struct nonce_store *nonces)
     struct rpc *r = xcalloc(1, sizeof *r);
     r->env = env;
     r->methods = hashmap_new();
-    r->apps = app_cache_new(env->pg);
+    r->apps = app_cache_new(env->pg, APP_CACHE_MAX_ENTRIES, env->cfg->app_lookup_rate);
     r->nonces = nonces;
     r->limits = ratelimit_new(env->cfg->rate_limit, env->cfg->rate_limit_window);
+    r->reap = reap_new(env->loop->ev);
     return r;
 }
 
@@ -50,12 +61,67 @@ static void free_method(void *p)
     free(m);
 }
 
+static void call_unlink(struct rpc_call *call)
+{
+    struct rpc *r = call->rpc;
+    if (call->_prev != NULL)
+        call->_prev->_next = call->_next;
+    else
+        r->calls = call->_next;
+    if (call->_next != NULL)
+        call->_next->_prev = call->_prev;
+    call->_prev = call->_next = NULL;
+}
+
+static void owned_drop(struct rpc_call *call, int dispose)
+{
+    while (call->_owned != NULL) {
+        struct rpc_owned *o = call->_owned;
+        call->_owned = o->next;
+        if (dispose)
+            o->dispose(o->ctx);
+        free(o);
+    }
+}
+
+void rpc_call_own(struct rpc_call *call, void *ctx, void (*dispose)(void *ctx))
+{
+    struct rpc_owned *o = xcalloc(1, sizeof *o);
+    o->ctx = ctx;
+    o->dispose = dispose;
+    o->next = call->_owned;
+    call->_owned = o;
+}
+
+/* A call still in flight when the daemon stops: its queries and node calls are cancelled first,
+ * so no handler callback can run later into what is freed here. */
+static void call_abort(struct rpc_call *call)
+{
+    struct rpc *r = call->rpc;
+    unsigned q = pg_pool_cancel_owner(r->env->pg, call->_owner);
+    unsigned n = fnn_client_cancel_owner(r->env->fnn, call->_owner);
+    log_event(LOG_WARN, "rpc.aborted", "method=%s app_id=%s db_queries=%u node_calls=%u",
+              call->method != NULL ? call->method : "-", call->app_id, q, n);
+    owned_drop(call, 1);
+    if (call->_token != NULL)
+        call->_token->call = NULL;
+    call_unlink(call);
+    r->inflight--;
+    jsonrpc_request_dispose(&call->_jr);
+    free(call);
+}
+
 void rpc_free(struct rpc *r)
 {
     if (r == NULL)
         return;
-    hashmap_free(r->methods, free_method);
+    /* The app cache first: calls waiting on a lookup are then aborted with the others. */
     app_cache_free(r->apps);
+    r->apps = NULL;
+    while (r->calls != NULL)
+        call_abort(r->calls);
+    reap_free(r->reap);
+    hashmap_free(r->methods, free_method);
     ratelimit_free(r->limits);
     free(r);
 }
@@ -82,13 +148,23 @@ static void token_dispose(void *p)
     }
 }
 
+static void call_release(void *p)
+{
+    struct rpc_call *call = p;
+    jsonrpc_request_dispose(&call->_jr);
+    free(call);
+}
+
 static void call_free(struct rpc_call *call)
 {
     if (call->_token != NULL)
         call->_token->call = NULL;
+    owned_drop(call, 0);
+    call_unlink(call);
     call->rpc->inflight--;
-    jsonrpc_request_dispose(&call->_jr);
-    free(call);
+    /* Answered from inside a handler's callback, whose frames may still read the call (its
+     * app_id, its env): the memory goes at the end of this loop iteration. */
+    reap_later(call->rpc->reap, call, call_release);
 }
 
 static void send_answer(struct rpc_call *call, int status, char *json)
@@ -232,16 +308,23 @@ static void authenticate(struct rpc_call *call, int found, const char *secret)
 static void on_app(void *ctx, enum pg_outcome outcome, int found, const char *secret)
 {
     struct rpc_call *call = ctx;
+    /* The lookup belongs to the cache (shared by every call waiting on that id); what follows
+     * is this call's own work. */
+    owner_id prev = owner_enter(call->_owner);
     if (outcome != PG_OK) {
-        if (call->req == NULL) {
+        if (call->req == NULL)
             call_free(call);
-            return;
-        }
-        rpc_reply_error(call, API_ERR_INTERNAL, NULL, NULL);
-        return;
+        else if (outcome == PG_BUSY)
+            rpc_reply_error(call, API_ERR_RATE_LIMITED, NULL, NULL);
+        else
+            rpc_reply_error(call, API_ERR_INTERNAL, NULL, NULL);
+    } else {
+        authenticate(call, found, secret);
     }
-    authenticate(call, found, secret);
+    owner_leave(prev);
 }
+
+static void handle(struct rpc *r, struct rpc_call *call, h2o_req_t *req);
 
 int rpc_handle_http(void *data, h2o_req_t *req)
 {
@@ -251,7 +334,20 @@ int rpc_handle_http(void *data, h2o_req_t *req)
     call->env = r->env;
     call->req = req;
     call->_started = ev_now(r->env->loop->ev);
+    call->_owner = owner_new();
+    call->_next = r->calls;
+    if (r->calls != NULL)
+        r->calls->_prev = call;
+    r->calls = call;
     r->inflight++;
+    owner_id prev = owner_enter(call->_owner);
+    handle(r, call, req);
+    owner_leave(prev);
+    return 0;
+}
+
+static void handle(struct rpc *r, struct rpc_call *call, h2o_req_t *req)
+{
     call->_token = http_req_alloc_shared(req, sizeof *call->_token, token_dispose);
     call->_token->call = call;
 
@@ -264,7 +360,7 @@ int rpc_handle_http(void *data, h2o_req_t *req)
             json_object_set_new(errdata, "field", json_string("params"));
         }
         rpc_reply_error(call, e, why, errdata);
-        return 0;
+        return;
     }
     call->method = call->_jr.method;
     call->params = call->_jr.params;
@@ -273,17 +369,26 @@ int rpc_handle_http(void *data, h2o_req_t *req)
     if (app.base == NULL || app.len == 0 || app.len > AUTH_APP_ID_MAX ||
         memchr(app.base, '\0', app.len) != NULL) {
         unauthorized(call, "missing_app_id");
-        return 0;
+        return;
     }
     memcpy(call->app_id, app.base, app.len);
     call->app_id[app.len] = '\0';
 
     int found = 0;
     const char *secret = NULL;
-    if (app_cache_get(r->apps, call->app_id, ev_now(r->env->loop->ev), &found, &secret, on_app,
-                      call))
+    switch (app_cache_get(r->apps, call->app_id, ev_now(r->env->loop->ev), &found, &secret, on_app,
+                          call)) {
+    case APP_CACHE_HIT:
         authenticate(call, found, secret);
-    return 0;
+        break;
+    case APP_CACHE_LIMITED:
+        /* Ids that are not known apps get a bounded number of queries per second. */
+        log_event(LOG_DEBUG, "rpc.app_lookup_limited", NULL);
+        rpc_reply_error(call, API_ERR_RATE_LIMITED, NULL, NULL);
+        break;
+    case APP_CACHE_PENDING:
+        break;
+    }
 }
 
 int rpc_param_asset_amount(json_t *p, const struct asset_table *assets,

@@ -45,17 +45,28 @@ struct rpc_call {
     struct ratelimit_verdict _rl;
     int _authenticated;
     double _started;
+    uint64_t _owner;                /* core/owner.h: tags every query and node call it starts */
+    struct rpc_call *_prev, *_next; /* the rpc's list of calls in flight */
+    struct rpc_owned *_owned;       /* handler contexts to dispose if the call is aborted */
 };
 
 typedef void (*rpc_method_fn)(struct rpc_call *call);
 
 struct rpc *rpc_new(const struct rpc_env *env, struct nonce_store *nonces);
+/* Aborts every call in flight (see rpc_call_own), then frees. Before the pool and the Fiber client
+ * are freed. */
 void rpc_free(struct rpc *r);
 void rpc_register(struct rpc *r, const char *method, rpc_method_fn fn);
 /* The http_handler_fn for POST /rpc; data is the struct rpc. */
 int rpc_handle_http(void *data, h2o_req_t *req);
 /* Calls started and not finished. */
 unsigned rpc_inflight(const struct rpc *r);
+
+/* Registers a handler's context on the call: if the daemon stops while the call is in flight,
+ * rpc_free cancels the call's queries and node calls (their callbacks never run) and then calls
+ * dispose(ctx). On a normal finish (rpc_reply…) the registration is dropped and the handler frees
+ * its context itself, as before. One line where the handler allocates its context. */
+void rpc_call_own(struct rpc_call *call, void *ctx, void (*dispose)(void *ctx));
 
 /* Finishing a call (each frees it). result / data are stolen. */
 void rpc_reply(struct rpc_call *call, json_t *result);

@@ -46,6 +46,11 @@ static void create_free(struct tip_create *tc)
     free(tc);
 }
 
+static void create_dispose(void *tc)
+{
+    create_free(tc);
+}
+
 static void create_fail(struct tip_create *tc, enum api_error e, const char *message)
 {
     rpc_reply_error(tc->call, e, message, NULL);
@@ -329,6 +334,7 @@ static void tip_create(struct rpc_call *call)
     struct jsonrpc_param_error pe = {0};
     const char *reason;
     tc->call = call;
+    rpc_call_own(call, tc, create_dispose);
     if (tips_parse_create(call->params, call->env->assets, &tc->p, &pe, &reason) != 0) {
         rpc_reply_param_error(call, &pe, reason);
         free(tc);
@@ -357,6 +363,13 @@ static json_t *status_json(const struct rpc_call *call, const struct tip *t)
                      "amount", amount_json(t->amount, asset_decimals(call->env->assets, t->asset)),
                      "tipId", t->id, "settledAt", json_string_or_null(t->settled_at), "expiresAt",
                      t->expires_at, "failureReason", json_string_or_null(t->failure_reason));
+}
+
+static void status_dispose(void *p)
+{
+    struct tip_status *ts = p;
+    json_decref(ts->stored);
+    free(ts);
 }
 
 static void status_finish(struct tip_status *ts, json_t *answer)
@@ -462,6 +475,7 @@ static void tip_status(struct rpc_call *call)
     }
     struct tip_status *ts = xcalloc(1, sizeof *ts);
     ts->call = call;
+    rpc_call_own(call, ts, status_dispose);
     if (invoice != NULL)
         tips_get_by_invoice(call->env->pg, call->app_id, invoice, on_status_row, ts);
     else

@@ -340,6 +340,7 @@ static void withdrawal_quote(struct rpc_call *call)
 {
     struct wd_job *j = xcalloc(1, sizeof *j);
     j->call = call;
+    rpc_call_own(call, j, free); /* job_free is free */
     j->quote = 1;
     if (job_parse(j) != 0) {
         job_free(j);
@@ -550,6 +551,7 @@ static void withdrawal_request(struct rpc_call *call)
 {
     struct wd_job *j = xcalloc(1, sizeof *j);
     j->call = call;
+    rpc_call_own(call, j, free); /* job_free is free */
     if (job_parse(j) != 0) {
         job_free(j);
         return;

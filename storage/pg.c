@@ -18,6 +18,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/owner.h"
 
 /* A pipeline deeper than this only adds latency to the queries at its tail; the rest wait in the
  * pool FIFO and go to whichever connection frees up first. */
@@ -45,6 +46,7 @@ struct pg_query {
     PGresult *res;           /* the statement's result while waiting for its sync */
     enum pg_outcome outcome; /* set when completion is decided, before the callback runs */
     int cancelled;
+    owner_id owner; /* owner.h: current when the query started, current again in its callback */
     /* While queued: a private copy of the statement (the caller's strings are gone by then). */
     char *sql;
     int nparams;
@@ -76,6 +78,10 @@ struct pg_pool {
     struct pg_conn *conns;
     struct pg_query *qhead, *qtail; /* waiting for a connection */
     unsigned pending;
+    unsigned owned_pending;         /* of pending, those with an owner (API requests) */
+    unsigned max_owned;             /* bound on owned_pending; 0 = none */
+    struct pg_query *rhead, *rtail; /* refused (pool full); failed from the kick timer */
+    ev_tstamp full_logged_at;
     ev_timer deadline;
     ev_tstamp deadline_at;
     ev_timer kick;
@@ -121,8 +127,13 @@ static void query_finish(struct pg_query *q, enum pg_outcome outcome, PGresult *
 {
     struct pg_pool *p = q->pool;
     p->pending--;
-    if (!q->cancelled && q->cb != NULL)
+    if (q->owner != 0)
+        p->owned_pending--;
+    if (!q->cancelled && q->cb != NULL) {
+        owner_id prev = owner_enter(q->owner);
         q->cb(q->ctx, outcome, res);
+        owner_leave(prev);
+    }
     if (res != NULL && res != q->res)
         PQclear(res);
     query_free(q);
@@ -441,6 +452,9 @@ static void conn_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 static void pool_on_kick(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct pg_pool *p = container_of(w, struct pg_pool, kick);
+    struct pg_done refused = {p->rhead, p->rtail};
+    p->rhead = p->rtail = NULL;
+    done_run(&refused);
     for (int i = 0; i < p->size; i++) {
         if (p->conns[i].broken)
             conn_lost(&p->conns[i], "pg.disconnected");
@@ -754,6 +768,12 @@ void pg_pool_free(struct pg_pool *p)
     ev_timer_stop(p->loop, &p->kick);
     for (int i = 0; i < p->size; i++)
         conn_close(&p->conns[i], &done, 0);
+    while (p->rhead != NULL) {
+        struct pg_query *q = p->rhead;
+        p->rhead = q->next;
+        done_add(&done, q, PG_DOWN);
+    }
+    p->rtail = NULL;
     /* Callbacks may queue new queries while the pool closes; they fail too, after returning. */
     while (done.head != NULL || p->qhead != NULL) {
         while (p->qhead != NULL) {
@@ -814,6 +834,26 @@ struct pg_query *pg_query_wrap(struct pg_pool *p, const char *sql, int nparams,
     ev_now_update(p->loop);
     q->deadline = ev_now(p->loop) + (timeout_ms > 0 ? timeout_ms / 1000.0 : p->default_timeout);
     p->pending++;
+    q->owner = owner_current();
+    if (q->owner != 0) {
+        /* Work of API requests is bounded here; module work (poller, runner, readiness, app
+         * lookups) has no owner and is bounded by its module, so a flood of requests cannot
+         * starve the crediting of paid tips. */
+        int full = p->max_owned > 0 && p->owned_pending >= p->max_owned;
+        p->owned_pending++;
+        if (full) {
+            /* Refused before it reaches the server; the callback still runs from the loop. */
+            if (ev_now(p->loop) - p->full_logged_at >= 1.0) {
+                log_event(LOG_WARN, "pg.pool_full", "pending=%u max=%u", p->owned_pending - 1,
+                          p->max_owned);
+                p->full_logged_at = ev_now(p->loop);
+            }
+            q->outcome = PG_BUSY;
+            fifo_push(&p->rhead, &p->rtail, q);
+            pool_kick(p);
+            return q;
+        }
+    }
     deadline_note(p, q->deadline);
     if (!p->closing && p->qhead == NULL) {
         struct pg_conn *c = pool_pick(p);
@@ -837,6 +877,33 @@ void pg_query_cancel(struct pg_query *q)
 {
     if (q != NULL)
         q->cancelled = 1;
+}
+
+void pg_pool_set_max_pending(struct pg_pool *p, unsigned max_owned)
+{
+    p->max_owned = max_owned;
+}
+
+static unsigned cancel_in(struct pg_query *q, owner_id owner)
+{
+    unsigned n = 0;
+    for (; q != NULL; q = q->next) {
+        if (q->owner == owner && !q->cancelled) {
+            q->cancelled = 1;
+            n++;
+        }
+    }
+    return n;
+}
+
+unsigned pg_pool_cancel_owner(struct pg_pool *p, uint64_t owner)
+{
+    if (p == NULL || owner == 0)
+        return 0;
+    unsigned n = cancel_in(p->qhead, owner) + cancel_in(p->rhead, owner);
+    for (int i = 0; i < p->size; i++)
+        n += cancel_in(p->conns[i].head, owner);
+    return n;
 }
 
 int pg_pool_connected(const struct pg_pool *p)

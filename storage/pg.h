@@ -17,6 +17,7 @@
 #define FL_PG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <ev.h>
 #include <libpq-fe.h>
@@ -31,6 +32,7 @@ enum pg_outcome {
     PG_ERROR,    /* the server refused the statement; res holds the error (PQresultErrorField) */
     PG_TIMEOUT,  /* deadline passed (queued or running); res NULL */
     PG_DOWN,     /* connection lost while running, or pool shutting down; res NULL */
+    PG_BUSY,     /* refused unsent: the requests' share of the pool is full; res NULL */
 };
 
 struct pg_pool;
@@ -61,6 +63,16 @@ void pg_query_cancel(struct pg_query *q);
 struct pg_query *pg_query_wrap(struct pg_pool *p, const char *sql, int nparams,
                                const char *const *params, int timeout_ms, pg_cb cb,
                                size_t ctx_size, void **ctx_out);
+
+/* Bounds the queries started on behalf of API requests (those with an owner, core/owner.h) that
+ * are queued or running at once; above it a query completes with PG_BUSY without being sent.
+ * Queries without an owner (poller, runner, readiness, app lookups) are bounded by their modules
+ * and never refused here. 0 = no bound (the default). */
+void pg_pool_set_max_pending(struct pg_pool *p, unsigned max_owned);
+/* Cancels (pg_query_cancel) every query started under owner (core/owner.h): their callbacks will
+ * not run. Returns how many. For an owner that is going away, e.g. an RPC call aborted at
+ * shutdown. */
+unsigned pg_pool_cancel_owner(struct pg_pool *p, uint64_t owner);
 
 /* Number of connections currently established. */
 int pg_pool_connected(const struct pg_pool *p);

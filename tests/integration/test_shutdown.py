@@ -2,12 +2,15 @@
 accepting, answers what it already took, exits 0 within the drain bound, and leaves no half-written
 tip, event or transfer behind."""
 
+import json
 import signal
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import psycopg
 
 import fl
 
@@ -71,3 +74,77 @@ def test_sigterm_drains_in_flight_requests(db, sim, start_daemon):
     assert d.log_contains("event=serve.draining")
     assert d.log_contains("event=serve.drained"), "the drain must finish, not time out"
     assert not d.log_contains("event=serve.drain_timeout")
+
+
+def _send_raw(d, client, method, params, path="/rpc"):
+    """Writes one HTTP/1.1 request on its own socket and returns the socket unread, so the call
+    stays in flight in the daemon for as long as the test wants."""
+    host, port = d.base.removeprefix("http://").rsplit(":", 1)
+    s = socket.create_connection((host, int(port)), timeout=10)
+    if method is None:
+        s.sendall(f"GET {path} HTTP/1.1\r\nhost: x\r\n\r\n".encode())
+        return s
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
+    head = "".join(f"{k}: {v}\r\n" for k, v in client.headers(body).items())
+    s.sendall(f"POST {path} HTTP/1.1\r\nhost: x\r\ncontent-length: {len(body)}\r\n{head}\r\n"
+              .encode() + body)
+    return s
+
+
+def test_drain_timeout_with_queries_and_node_calls_pending(db, sim, start_daemon):
+    """Finding 3: the drain deadline passes while every kind of handler still waits, some on a
+    query stuck behind a lock the test holds, some on a slow node call, plus readiness probes.
+    The daemon must abort them all and exit 0; under ASan (FL_BUILD_DIR=build-asan) any write
+    into a freed call, handler context or module is a report and a non-zero exit."""
+    # The poller and the payout runner stay idle (their own teardown is tested with them): every
+    # pending item at the deadline belongs to an RPC call or a readiness probe.
+    d = start_daemon({"FIBERLINK_SHUTDOWN_TIMEOUT_MS": "300",
+                      "FIBERLINK_POLL_INTERVAL_MS": "60000",
+                      "FIBERLINK_WITHDRAW_INTERVAL_MS": "60000",
+                      "FIBERLINK_DB_QUERY_TIMEOUT_MS": "60000",
+                      "FIBERLINK_FNN_TIMEOUT_MS": "60000",
+                      "FIBERLINK_TIP_STATUS_TIMEOUT_MS": "60000"})
+    socks = []
+    with fl.Client(d.base, db.app_id, db.secret) as c:
+        # Warm the app cache so no call is still authenticating when the tables get locked.
+        assert c.result("health.ping", {}) == {"status": "ok"}
+        tip = c.result("tip.create", fl.tip_params(postId="stuck-known"))
+        invoice = sim.ok("sim_new_external_invoice", {"amount": hex(10**8)})["invoice"]
+        sim.set_latency(30000)
+        lock = psycopg.connect(db.url)
+        try:
+            lock.execute("LOCK TABLE tips, withdrawals, accounts IN ACCESS EXCLUSIVE MODE")
+            for i in range(4):
+                # Node call pending: no clientRequestId, so new_invoice goes to the slow node.
+                socks.append(_send_raw(d, c, "tip.create", fl.tip_params(postId=f"slow-{i}")))
+                # Query pending: a clientRequestId first looks for the stored tip (locked).
+                socks.append(_send_raw(d, c, "tip.create",
+                                       fl.tip_params(postId=f"lock-{i}", clientRequestId=f"k{i}")))
+                socks.append(_send_raw(d, c, "tip.status", {"tipId": tip["tipId"]}))
+                socks.append(_send_raw(d, c, "withdrawal.request", {
+                    "userId": "bob", "asset": "CKB", "amount": "1",
+                    "destination": {"kind": "PAYMENT_REQUEST", "paymentRequest": invoice}}))
+                socks.append(_send_raw(d, c, "withdrawal.status",
+                                       {"id": "00000000-0000-4000-8000-000000000000"}))
+                socks.append(_send_raw(d, c, "dashboard.summary", {"userId": "bob"}))
+                socks.append(_send_raw(d, c, "tip.settled_feed", {}))
+                socks.append(_send_raw(d, None, None, None, path="/healthz/ready"))
+            # Everything has reached the daemon and is waiting on the database or the node.
+            fl.wait_until(lambda: sim.ok("sim_stats")["calls"].get("parse_invoice", 0) >= 4 and
+                          sim.ok("sim_stats")["calls"].get("new_invoice", 0) >= 5, 20,
+                          "the node calls to be pending")
+            with lock.cursor() as cur:
+                fl.wait_until(lambda: cur.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND "
+                    "application_name = 'fiberlinkd'").fetchone()[0] >= 1, 20,
+                    "daemon queries to wait on the lock")
+            d.signal(signal.SIGTERM)
+            rc = d.wait(30 * fl.SLOW)
+        finally:
+            sim.set_latency(0)
+            for s in socks:
+                s.close()
+            lock.close()
+    assert rc == 0, f"exit code {rc}; log:\n{d.log()[-6000:]}"
+    assert d.log_contains("event=serve.drain_timeout"), "the drain must have timed out"
+    assert "AddressSanitizer" not in d.log() and "LeakSanitizer" not in d.log()

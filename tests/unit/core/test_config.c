@@ -33,6 +33,10 @@ static void test_defaults(void **state)
     assert_string_equal(c.fnn_rpc_url, "http://127.0.0.1:8227");
     assert_null(c.fnn_rpc_token);
     assert_int_equal(c.fnn_timeout_ms, 5000);
+    assert_int_equal(c.fnn_max_connections, 16);
+    assert_int_equal(c.fnn_max_inflight, 256);
+    assert_int_equal(c.db_max_pending, 4096);
+    assert_int_equal(c.app_lookup_rate, 50);
     assert_string_equal(c.fnn_currency, "Fibt");
     assert_null(c.preimage_key);
     assert_int_equal(c.invoice_expiry, 3600);
@@ -281,6 +285,10 @@ static void test_values(void **state)
     expect_set_fails(&c, "max_body_bytes", "16777217");
     expect_set_fails(&c, "usdi_decimals", "19");
     expect_set_fails(&c, "tip_status_timeout_ms", "99");
+    expect_set_fails(&c, "fnn_max_connections", "0");
+    expect_set_fails(&c, "fnn_max_connections", "1025");
+    expect_set_fails(&c, "db_max_pending", "0");
+    expect_set_fails(&c, "app_lookup_rate", "0");
     expect_set_fails(&c, "shutdown_timeout_ms", "600001");
     assert_int_equal(config_set(&c, "db_pool_size", "64", err, sizeof(err)), 0);
     assert_int_equal(c.db_pool_size, 64);

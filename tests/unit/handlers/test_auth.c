@@ -115,6 +115,47 @@ static void test_signature(void **state)
                      AUTH_BAD_SIGNATURE);
 }
 
+/* Finding 5: the negative cache must keep taking new unknown ids (evicting the least recently
+ * used) rather than stop growing at its bound, and unknown ids must never evict a real app. */
+static void test_app_cache_evicts_unknown_ids(void **state)
+{
+    (void)state;
+    struct app_cache *c = app_cache_new(NULL, APP_CACHE_MAX_ENTRIES, 50);
+    int found = -1;
+    const char *secret = NULL;
+    double now = 1000.0;
+    app_cache_store(c, "forum1", 1, SECRET, now);
+    char id[32];
+    for (int i = 0; i < APP_CACHE_MAX_ENTRIES + 500; i++) {
+        snprintf(id, sizeof id, "ghost-%d", i);
+        app_cache_store(c, id, 0, NULL, now);
+        /* The id just looked up is cached, whatever came before it. */
+        assert_int_equal(app_cache_peek(c, id, now, &found, &secret), 1);
+        assert_int_equal(found, 0);
+        assert_true(app_cache_count(c) <= 2 * (size_t)APP_CACHE_MAX_ENTRIES);
+    }
+    /* The oldest unknown ids made room; the real app did not. */
+    assert_int_equal(app_cache_peek(c, "ghost-0", now, &found, &secret), 0);
+    assert_int_equal(app_cache_peek(c, "forum1", now, &found, &secret), 1);
+    assert_int_equal(found, 1);
+    assert_string_equal(secret, SECRET);
+    /* A recently used unknown id survives the next wave of evictions (least recently used). */
+    snprintf(id, sizeof id, "ghost-%d", 600);
+    assert_int_equal(app_cache_peek(c, id, now, &found, &secret), 1);
+    for (int i = 0; i < APP_CACHE_MAX_ENTRIES - 1; i++) {
+        char other[32];
+        snprintf(other, sizeof other, "wave-%d", i);
+        app_cache_store(c, other, 0, NULL, now);
+    }
+    assert_int_equal(app_cache_peek(c, id, now, &found, &secret), 1);
+    assert_int_equal(app_cache_peek(c, "ghost-601", now, &found, &secret), 0);
+    /* Entries still expire: unknown after 5 s, found after 60 s. */
+    assert_int_equal(app_cache_peek(c, id, now + 6, &found, &secret), 0);
+    assert_int_equal(app_cache_peek(c, "forum1", now + 6, &found, &secret), 1);
+    assert_int_equal(app_cache_peek(c, "forum1", now + 61, &found, &secret), 0);
+    app_cache_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -122,6 +163,7 @@ int main(void)
         cmocka_unit_test(test_headers_missing_and_bounds),
         cmocka_unit_test(test_timestamp_window),
         cmocka_unit_test(test_signature),
+        cmocka_unit_test(test_app_cache_evicts_unknown_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 #include "core/cli_app.h"
 #include "core/cli_migrate.h"
 #include "core/crypto.h"
+#include "core/owner.h"
 #include "storage/apps.h"
 #include "storage/migrate.h"
 #include "storage/pg.h"
@@ -253,6 +254,66 @@ static void test_cancel(void **state)
     run_until(&after.done, 10);
     assert_int_equal(after.outcome, PG_OK);
     assert_int_equal(cancelled.calls, 0);
+    assert_int_equal(pg_pool_pending(p), 0);
+    pg_pool_free(p);
+}
+
+/* Owned work: queries started under an owner (or from the callback of one) are cancelled
+ * together; other owners' and ownerless queries are not; past the bound an owner's query is
+ * refused with PG_BUSY from the loop while ownerless work still runs. */
+static struct pg_pool *chain_pool;
+static struct capture chained;
+
+static void start_chained(void *ctx, enum pg_outcome outcome, PGresult *res)
+{
+    capture_cb(ctx, outcome, res);
+    /* Started from the callback: inherits the owner without being told. */
+    pg_query(chain_pool, "SELECT pg_sleep(0.3)", 0, NULL, 0, capture_cb, &chained);
+}
+
+static void test_cancel_owner_and_bound(void **state)
+{
+    struct pg_pool *p = pool_open(2, 5000);
+    chain_pool = p;
+    memset(&chained, 0, sizeof chained);
+    struct capture first = {0}, mine = {0}, other = {0}, nobody = {0};
+    owner_id a = owner_new(), b = owner_new();
+    owner_id prev = owner_enter(a);
+    pg_query(p, "SELECT 1", 0, NULL, 0, start_chained, &first);
+    owner_leave(prev);
+    run_until(&first.done, 10);
+    assert_int_equal(first.outcome, PG_OK);
+    assert_int_equal(owner_current(), 0);
+    prev = owner_enter(a);
+    pg_query(p, "SELECT pg_sleep(0.3)", 0, NULL, 0, capture_cb, &mine);
+    owner_enter(b);
+    pg_query(p, "SELECT 2", 0, NULL, 0, capture_cb, &other);
+    owner_leave(prev);
+    pg_query(p, "SELECT 3", 0, NULL, 0, capture_cb, &nobody);
+    assert_int_equal(pg_pool_cancel_owner(p, a), 2); /* mine and the chained one */
+    run_until(&nobody.done, 10);
+    run_until(&other.done, 10);
+    assert_int_equal(other.outcome, PG_OK);
+    assert_int_equal(nobody.outcome, PG_OK);
+    while (pg_pool_pending(p) > 0)
+        ev_run(loop, EVRUN_ONCE);
+    assert_int_equal(mine.calls, 0);
+    assert_int_equal(chained.calls, 0);
+
+    pg_pool_set_max_pending(p, 1);
+    struct capture held = {0}, refused = {0}, free_run = {0};
+    prev = owner_enter(b);
+    pg_query(p, "SELECT pg_sleep(0.2)", 0, NULL, 0, capture_cb, &held);
+    pg_query(p, "SELECT 4", 0, NULL, 0, capture_cb, &refused);
+    assert_int_equal(refused.calls, 0); /* never from inside pg_query */
+    owner_leave(prev);
+    pg_query(p, "SELECT 5", 0, NULL, 0, capture_cb, &free_run);
+    run_until(&held.done, 10);
+    run_until(&refused.done, 10);
+    run_until(&free_run.done, 10);
+    assert_int_equal(refused.outcome, PG_BUSY);
+    assert_int_equal(held.outcome, PG_OK);
+    assert_int_equal(free_run.outcome, PG_OK);
     assert_int_equal(pg_pool_pending(p), 0);
     pg_pool_free(p);
 }
@@ -682,6 +743,7 @@ int main(void)
         cmocka_unit_test(test_error_result),
         cmocka_unit_test(test_deadline_and_recovery),
         cmocka_unit_test(test_connection_lost),
+        cmocka_unit_test(test_cancel_owner_and_bound),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_many_queries),
         cmocka_unit_test(test_unreachable_and_bad_conninfo),
