@@ -307,6 +307,7 @@ static void fail(struct job *j, const char *reason, const char *error)
     char quoted[ERROR_TEXT_MAX + 16];
     log_event(LOG_INFO, "withdrawal.failing", "withdrawal_id=%s app_id=%s reason=%s error=%s",
               j->id, j->app_id, reason, log_quote(quoted, sizeof quoted, error, strlen(error)));
+    FAULT_POINT("withdraw.before_fail");
     j->step = JOB_WRITE;
     j->query = payouts_fail(j->runner->pg, j->id, reason, error, on_failed, j);
 }
