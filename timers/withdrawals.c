@@ -871,6 +871,14 @@ struct payout_runner *withdrawals_runner_new(struct ev_loop *loop, struct pg_poo
 
 void withdrawals_runner_start(struct payout_runner *r)
 {
+    const struct config *cfg = r->cfg;
+    if (cfg->withdraw_payment_poll_ms >= cfg->withdraw_lease_ms / 2)
+        /* A lease renewed before each wait would run out during it: every poll would stop the
+         * job as "lease lost" and the payment would only advance once per lease. */
+        log_event(LOG_WARN, "withdrawal.short_lease",
+                  "withdraw_lease_ms=%d withdraw_payment_poll_ms=%d (keep the lease above twice "
+                  "the poll interval)",
+                  cfg->withdraw_lease_ms, cfg->withdraw_payment_poll_ms);
     r->stopped = 0;
     ev_timer_set(&r->timer, r->cfg->withdraw_interval_ms / 1000.0, 0.0);
     ev_timer_start(r->loop, &r->timer);
