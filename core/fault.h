@@ -4,14 +4,17 @@
  *
  * In test builds the environment variable FL_FAULT_POINT=<name>[:<n>] arms one point: its n-th
  * hit (default 1st) aborts the process with SIGKILL, as a power cut would (no atexit handlers, no
- * flushing). Points used:
+ * flushing). With FL_FAULT_ACTION=stop the hit freezes the process with SIGSTOP instead, once,
+ * so a test can let its leases run out and another daemon take over before it sends SIGCONT.
+ * Points used:
  *   settle.before_commit  the node answered Paid; the settle transaction is about to be sent
  *   settle.after_commit   the settle transaction committed; nothing answered or logged yet
  *   poller.mid_claim      a claim committed (leases taken); no tip checked yet
  *   status.after_commit   tip.status settled the tip and committed; the answer not yet sent
  *   withdraw.before_send  send_started_at committed; send_payment not yet sent
  *   withdraw.after_send   send_payment answered; nothing recorded or polled yet
- *   withdraw.before_complete  the node reports Success; the complete transaction not yet sent */
+ *   withdraw.before_complete  the node reports Success; the complete transaction not yet sent
+ *   withdraw.before_fail  the runner decided FAILED + refund; the fail transaction not yet sent */
 #ifndef FL_FAULT_H
 #define FL_FAULT_H
 

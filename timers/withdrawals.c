@@ -1,11 +1,20 @@
 /* See withdrawals.h. A claimed withdrawal is a job: a small state machine driven by node and
- * database callbacks, with at most one call outstanding at a time:
+ * database callbacks, with at most one call outstanding at a time. Its step changes only through
+ * set_step, which refuses (logs, counts, and ends the job on) any change not drawn here:
  *
- *   (never sent) PARSE ──ok──→ MARK ──committed──→ SEND ──→ decide(SEND)
- *                  └─mismatch / bad invoice──→ FAIL(INVALID_DESTINATION)
- *   (sent before) LOOKUP ──→ decide(LOOKUP)
- *   decide → SEND | POLL_WAIT (→ TOUCH when half the lease passed) → POLL → decide(POLL)
- *          | WRITE (complete, fail or retry) → job ends
+ *   CLAIMED ─(never sent)→ PARSE ──ok──→ MARK ──applied, lease ahead──→ SEND ──→ decide(SEND)
+ *              │             └─mismatch / bad invoice──→ WRITE (FAIL INVALID_DESTINATION)
+ *              └(sent before)→ LOOKUP ──→ decide(LOOKUP)
+ *   decide → MARK (send again) | POLL_WAIT (→ TOUCH when half the lease passed) → POLL
+ *          → decide(POLL) | WRITE (complete, fail or retry) → job ends
+ *
+ * The lease. The claim hands out a lease token and every later write names it (storage/payouts.h),
+ * so a runner whose lease was taken over cannot change the row. The node cannot check tokens, so
+ * the runner also keeps a local estimate of its lease: it ends lease_ms after the last write that
+ * proved the lease (the claim, a touch, a mark) was *issued*, on a clock that keeps running while
+ * the process is stopped. A job stops at once, sending nothing more, when a fenced write answers
+ * "lease lost", or when its estimate runs out (its renewals failed). A send follows only a mark
+ * that applied, and only while at least half the lease is still ahead by that estimate.
  *
  * A job also ends, keeping its lease, when the database cannot tell whether a step committed: the
  * lease runs out and the row is resumed from what the database and the node say, never from what
@@ -15,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/amount.h"
 #include "core/fault.h"
@@ -26,21 +36,10 @@
 
 #define ERROR_TEXT_MAX 240
 
-enum job_step {
-    JOB_PARSE,
-    JOB_MARK,
-    JOB_SEND,
-    JOB_LOOKUP,
-    JOB_POLL_WAIT,
-    JOB_TOUCH,
-    JOB_POLL,
-    JOB_WRITE,
-};
-
 struct job {
     struct job *prev, *next; /* the runner's list of live jobs */
     struct payout_runner *runner;
-    enum job_step step;
+    enum payout_step step; /* changed only by set_step */
     char id[37];
     char *app_id;
     char *payment_request;
@@ -49,9 +48,11 @@ struct job {
     int64_t amount;
     int64_t max_fee;
     int retry_count;
-    int send_started; /* send_started_at is committed (by a previous attempt or this one) */
-    uint64_t fee;     /* from the Success answer, for the complete step */
-    double lease_at;  /* when the lease was last taken or renewed (loop time) */
+    int send_started;    /* send_started_at is committed (by a previous attempt or this one) */
+    uint64_t fee;        /* from the Success answer, for the complete step */
+    int64_t lease_token; /* from our claim; every write names it */
+    double lease_at;     /* when the last write that proved the lease was issued (lease clock) */
+    double write_at;     /* when the outstanding touch or mark was issued (lease clock) */
     ev_timer poll_timer;
     struct pg_query *query; /* outstanding database step, or NULL */
     struct fnn_call *call;  /* outstanding node call, or NULL */
@@ -65,9 +66,12 @@ struct payout_runner {
     json_t *udt_script; /* USDI's type script from config, or NULL */
     ev_timer timer;
     struct pg_query *claim;
+    double claim_at; /* when the outstanding claim was issued (lease clock) */
     struct job *jobs;
     struct hashmap *by_id; /* id → job: a row re-claimed while still held here is not doubled */
     unsigned inflight;
+    unsigned long illegal_steps;
+    unsigned long leases_lost;
     int backlog; /* the last claim filled every free slot: more may be due */
     int stopped;
 };
@@ -173,16 +177,126 @@ struct payout_decision withdrawals_decide(enum payout_stage stage, enum payout_a
     }
 }
 
+/* ---- steps ---- */
+
+static const char *const step_names[] = {
+    [PAYOUT_STEP_CLAIMED] = "claimed", [PAYOUT_STEP_PARSE] = "parse",
+    [PAYOUT_STEP_LOOKUP] = "lookup",   [PAYOUT_STEP_MARK] = "mark",
+    [PAYOUT_STEP_SEND] = "send",       [PAYOUT_STEP_POLL_WAIT] = "poll_wait",
+    [PAYOUT_STEP_TOUCH] = "touch",     [PAYOUT_STEP_POLL] = "poll",
+    [PAYOUT_STEP_WRITE] = "write",
+};
+
+const char *withdrawals_step_name(enum payout_step s)
+{
+    return (size_t)s < FL_ARRAY_LEN(step_names) && step_names[s] != NULL ? step_names[s] : "?";
+}
+
+int withdrawals_step_allowed(enum payout_step from, enum payout_step to)
+{
+#define STEP_BIT(s) (1u << (s))
+    /* The only ways forward (the drawing at the top of this file). SEND is reached from MARK
+     * alone: every send_payment follows a fenced mark. WRITE leads nowhere: the job ends. */
+    static const unsigned next[] = {
+        [PAYOUT_STEP_CLAIMED] = STEP_BIT(PAYOUT_STEP_PARSE) | STEP_BIT(PAYOUT_STEP_LOOKUP),
+        [PAYOUT_STEP_PARSE] = STEP_BIT(PAYOUT_STEP_MARK) | STEP_BIT(PAYOUT_STEP_WRITE),
+        [PAYOUT_STEP_LOOKUP] = STEP_BIT(PAYOUT_STEP_MARK) | STEP_BIT(PAYOUT_STEP_POLL_WAIT) |
+                               STEP_BIT(PAYOUT_STEP_TOUCH) | STEP_BIT(PAYOUT_STEP_WRITE),
+        [PAYOUT_STEP_MARK] = STEP_BIT(PAYOUT_STEP_SEND),
+        [PAYOUT_STEP_SEND] = STEP_BIT(PAYOUT_STEP_POLL_WAIT) | STEP_BIT(PAYOUT_STEP_TOUCH) |
+                             STEP_BIT(PAYOUT_STEP_WRITE),
+        [PAYOUT_STEP_POLL_WAIT] = STEP_BIT(PAYOUT_STEP_POLL),
+        [PAYOUT_STEP_TOUCH] = STEP_BIT(PAYOUT_STEP_POLL_WAIT),
+        [PAYOUT_STEP_POLL] = STEP_BIT(PAYOUT_STEP_POLL_WAIT) | STEP_BIT(PAYOUT_STEP_TOUCH) |
+                             STEP_BIT(PAYOUT_STEP_WRITE),
+        [PAYOUT_STEP_WRITE] = 0,
+    };
+    if ((size_t)from >= FL_ARRAY_LEN(next) || (unsigned)to >= 32)
+        return 0;
+    return (next[from] & STEP_BIT(to)) != 0;
+#undef STEP_BIT
+}
+
+int withdrawals_runner_step(struct payout_runner *r, const char *id, enum payout_step from,
+                            enum payout_step to)
+{
+    if (withdrawals_step_allowed(from, to))
+        return 0;
+    r->illegal_steps++;
+    log_event(LOG_ERROR, "withdrawal.illegal_step",
+              "withdrawal_id=%s from=%s to=%s count=%lu (job stopped; resumed after its lease)",
+              id != NULL ? id : "-", withdrawals_step_name(from), withdrawals_step_name(to),
+              r->illegal_steps);
+    return -1;
+}
+
+unsigned long withdrawals_runner_illegal_steps(const struct payout_runner *r)
+{
+    return r->illegal_steps;
+}
+
+unsigned long withdrawals_runner_leases_lost(const struct payout_runner *r)
+{
+    return r->leases_lost;
+}
+
 /* ---- jobs ---- */
 
 static void job_begin(struct job *j);
 static void job_decide(struct job *j, enum payout_stage stage, const struct fnn_result *res);
 static void poll_wait(struct job *j);
 static void retry(struct job *j, const char *error);
+static void job_done(struct job *j);
 
-static double now_s(const struct payout_runner *r)
+/* The lease clock: seconds that keep counting while the process is stopped or suspended (a
+ * frozen runner must find its lease gone when it wakes), read fresh rather than from the loop's
+ * cached time. */
+static double lease_clock(void)
 {
-    return ev_now(r->loop);
+    struct timespec ts;
+#ifdef CLOCK_BOOTTIME
+    if (clock_gettime(CLOCK_BOOTTIME, &ts) == 0)
+        return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+#endif
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Seconds of lease this job can still count on (negative once it has run out). */
+static double lease_left(const struct job *j)
+{
+    return j->lease_at + j->runner->cfg->withdraw_lease_ms / 1000.0 - lease_clock();
+}
+
+/* Moves the job to its next step; -1 (the step refused) means the caller must end the job. */
+static int set_step(struct job *j, enum payout_step next)
+{
+    if (withdrawals_runner_step(j->runner, j->id, j->step, next) != 0)
+        return -1;
+    j->step = next;
+    return 0;
+}
+
+/* set_step or end the job: true when the caller must return at once (the job is gone). */
+static int step_refused(struct job *j, enum payout_step next)
+{
+    if (set_step(j, next) == 0)
+        return 0;
+    job_done(j);
+    return 1;
+}
+
+/* The job has lost its lease (or cannot prove it any more): it stops now, sends nothing more,
+ * and leaves the row to whoever holds it, or to the next claim once the lease has run out. */
+static void lease_lost(struct job *j, const char *why, enum payout_state state)
+{
+    struct payout_runner *r = j->runner;
+    r->leases_lost++;
+    log_event(LOG_WARN, "withdrawal.lease_lost",
+              "withdrawal_id=%s app_id=%s step=%s state=%s lease_token=%lld why=%s", j->id,
+              j->app_id, withdrawals_step_name(j->step), payouts_state_name(state),
+              (long long)j->lease_token, why);
+    job_done(j);
 }
 
 /* Claims again at once when a backlog is waiting and a slot is free. */
@@ -231,29 +345,36 @@ static void node_error_text(char *buf, size_t sz, const char *what, const struct
              res->message != NULL && res->message[0] != '\0' ? res->message : "no message");
 }
 
-static void on_final(void *ctx, enum pg_outcome outcome, int applied, const char *state)
+/* The end of a complete, fail or retry write: the job ends whatever the answer. */
+static int write_ended(struct job *j, enum pg_outcome outcome, enum payout_write write,
+                       enum payout_state state)
 {
-    struct job *j = ctx;
     j->query = NULL;
-    if (outcome != PG_OK)
+    if (outcome != PG_OK) {
         log_event(LOG_WARN, "withdrawal.write_failed",
                   "withdrawal_id=%s app_id=%s outcome=%d (resumed after the lease)", j->id,
                   j->app_id, (int)outcome);
-    else if (!applied)
-        log_event(LOG_INFO, "withdrawal.already_final", "withdrawal_id=%s app_id=%s state=%s",
-                  j->id, j->app_id, state != NULL ? state : "-");
-    job_done(j);
+        job_done(j);
+        return 1;
+    }
+    if (write == PAYOUT_LEASE_LOST) {
+        lease_lost(j, "write refused", state);
+        return 1;
+    }
+    return 0;
 }
 
-static void on_completed(void *ctx, enum pg_outcome outcome, int applied, const char *state)
+static void on_completed(void *ctx, enum pg_outcome outcome, enum payout_write write,
+                         enum payout_state state)
 {
     struct job *j = ctx;
-    if (outcome == PG_OK && applied)
-        log_event(LOG_INFO, "withdrawal.completed",
-                  "withdrawal_id=%s app_id=%s state=COMPLETED payment_hash=%s fee=%llu "
-                  "retry_count=%d",
-                  j->id, j->app_id, j->payment_hash, (unsigned long long)j->fee, j->retry_count);
-    on_final(ctx, outcome, applied, state);
+    if (write_ended(j, outcome, write, state))
+        return;
+    log_event(LOG_INFO, "withdrawal.completed",
+              "withdrawal_id=%s app_id=%s state=COMPLETED payment_hash=%s fee=%llu "
+              "retry_count=%d",
+              j->id, j->app_id, j->payment_hash, (unsigned long long)j->fee, j->retry_count);
+    job_done(j);
 }
 
 static void complete(struct job *j)
@@ -270,18 +391,22 @@ static void complete(struct job *j)
     snprintf(detail, sizeof detail, "payment_hash=%s fee=%llu", j->payment_hash,
              (unsigned long long)j->fee);
     FAULT_POINT("withdraw.before_complete");
-    j->step = JOB_WRITE;
-    j->query = payouts_complete(r->pg, j->id, (int64_t)j->fee, detail, on_completed, j);
+    if (step_refused(j, PAYOUT_STEP_WRITE))
+        return;
+    j->query =
+        payouts_complete(r->pg, j->id, j->lease_token, (int64_t)j->fee, detail, on_completed, j);
 }
 
-static void on_failed(void *ctx, enum pg_outcome outcome, int applied, const char *state)
+static void on_failed(void *ctx, enum pg_outcome outcome, enum payout_write write,
+                      enum payout_state state)
 {
     struct job *j = ctx;
-    if (outcome == PG_OK && applied)
-        log_event(LOG_INFO, "withdrawal.failed",
-                  "withdrawal_id=%s app_id=%s state=FAILED refunded=1 retry_count=%d", j->id,
-                  j->app_id, j->retry_count);
-    on_final(ctx, outcome, applied, state);
+    if (write_ended(j, outcome, write, state))
+        return;
+    log_event(LOG_INFO, "withdrawal.failed",
+              "withdrawal_id=%s app_id=%s state=FAILED refunded=1 retry_count=%d", j->id, j->app_id,
+              j->retry_count);
+    job_done(j);
 }
 
 static void fail(struct job *j, const char *reason, const char *error)
@@ -289,21 +414,18 @@ static void fail(struct job *j, const char *reason, const char *error)
     char quoted[ERROR_TEXT_MAX + 16];
     log_event(LOG_INFO, "withdrawal.failing", "withdrawal_id=%s app_id=%s reason=%s error=%s",
               j->id, j->app_id, reason, log_quote(quoted, sizeof quoted, error, strlen(error)));
-    j->step = JOB_WRITE;
-    j->query = payouts_fail(j->runner->pg, j->id, reason, error, on_failed, j);
+    FAULT_POINT("withdraw.before_fail");
+    if (step_refused(j, PAYOUT_STEP_WRITE))
+        return;
+    j->query = payouts_fail(j->runner->pg, j->id, j->lease_token, reason, error, on_failed, j);
 }
 
-static void on_retry_written(void *ctx, enum pg_outcome outcome, int ok)
+static void on_retry_written(void *ctx, enum pg_outcome outcome, enum payout_write write,
+                             enum payout_state state)
 {
     struct job *j = ctx;
-    j->query = NULL;
-    if (outcome != PG_OK)
-        log_event(LOG_WARN, "withdrawal.write_failed",
-                  "withdrawal_id=%s app_id=%s outcome=%d (resumed after the lease)", j->id,
-                  j->app_id, (int)outcome);
-    else if (!ok)
-        log_event(LOG_INFO, "withdrawal.not_processing", "withdrawal_id=%s app_id=%s", j->id,
-                  j->app_id);
+    if (write_ended(j, outcome, write, state))
+        return;
     job_done(j);
 }
 
@@ -326,8 +448,9 @@ static void retry(struct job *j, const char *error)
                   "withdrawal_id=%s app_id=%s state=RETRY_PENDING retry_count=%d delay_ms=%d "
                   "error=%s",
                   j->id, j->app_id, j->retry_count + 1, delay, quoted);
-    j->step = JOB_WRITE;
-    j->query = payouts_retry(r->pg, j->id, error, delay, on_retry_written, j);
+    if (step_refused(j, PAYOUT_STEP_WRITE))
+        return;
+    j->query = payouts_retry(r->pg, j->id, j->lease_token, error, delay, on_retry_written, j);
 }
 
 static void on_send(void *ctx, const struct fnn_result *res)
@@ -338,34 +461,39 @@ static void on_send(void *ctx, const struct fnn_result *res)
     job_decide(j, PAYOUT_STAGE_SEND, res);
 }
 
+/* Called only from on_marked, right after a mark applied: the lease was ours when it committed. */
 static void send(struct job *j)
 {
     struct payout_runner *r = j->runner;
     char fee[24];
     u128hex_encode((uint64_t)(j->max_fee > 0 ? j->max_fee : 0), fee);
     json_t *params = json_pack("{s:s, s:s}", "invoice", j->payment_request, "max_fee_amount", fee);
-    if (strcmp(j->asset, "CKB") != 0) {
-        if (r->udt_script == NULL) {
-            json_decref(params);
-            /* Nothing can be sent without the asset's script. Before any send that is a safe,
-             * final refusal; after one, the node must confirm the outcome first. */
-            if (!j->send_started)
-                fail(j, "PAYMENT_REFUSED", "asset is not configured on this hub");
-            else
-                retry(j, "asset is not configured on this hub");
-            return;
-        }
+    if (strcmp(j->asset, "CKB") != 0)
         json_object_set(params, "udt_type_script", r->udt_script);
-    }
     FAULT_POINT("withdraw.before_send");
+    /* Checked last, on a fresh clock: a runner that stalled since its mark (a pause, a frozen
+     * process) may have been overtaken by another claim, and must not send into its session. */
+    double left = lease_left(j);
+    if (left < r->cfg->withdraw_lease_ms / 2000.0) {
+        json_decref(params);
+        char why[96];
+        snprintf(why, sizeof why, "not sent: %.0f ms of lease left after the mark", left * 1000);
+        lease_lost(j, why, PAYOUT_STATE_UNKNOWN);
+        return;
+    }
+    if (step_refused(j, PAYOUT_STEP_SEND)) {
+        json_decref(params);
+        return;
+    }
     log_event(LOG_INFO, "withdrawal.sending",
-              "withdrawal_id=%s app_id=%s state=PROCESSING payment_hash=%s retry_count=%d", j->id,
-              j->app_id, j->payment_hash, j->retry_count);
-    j->step = JOB_SEND;
+              "withdrawal_id=%s app_id=%s state=PROCESSING payment_hash=%s retry_count=%d "
+              "lease_token=%lld",
+              j->id, j->app_id, j->payment_hash, j->retry_count, (long long)j->lease_token);
     j->call = fnn_call(r->fnn, "send_payment", params, 0, on_send, j);
 }
 
-static void on_marked(void *ctx, enum pg_outcome outcome, int ok)
+static void on_marked(void *ctx, enum pg_outcome outcome, enum payout_write write,
+                      enum payout_state state)
 {
     struct job *j = ctx;
     j->query = NULL;
@@ -378,12 +506,11 @@ static void on_marked(void *ctx, enum pg_outcome outcome, int ok)
         job_done(j);
         return;
     }
-    if (!ok) {
-        log_event(LOG_INFO, "withdrawal.not_processing", "withdrawal_id=%s app_id=%s", j->id,
-                  j->app_id);
-        job_done(j);
+    if (write == PAYOUT_LEASE_LOST) {
+        lease_lost(j, "mark refused", state);
         return;
     }
+    j->lease_at = j->write_at;
     j->send_started = 1;
     if (j->runner->stopped) {
         job_done(j);
@@ -392,14 +519,24 @@ static void on_marked(void *ctx, enum pg_outcome outcome, int ok)
     send(j);
 }
 
+/* Every send_payment goes through here: a fenced mark first, the send only once it applied. */
 static void mark_then_send(struct job *j)
 {
-    if (j->send_started) {
-        send(j);
+    struct payout_runner *r = j->runner;
+    if (strcmp(j->asset, "CKB") != 0 && r->udt_script == NULL) {
+        /* Nothing can be sent without the asset's script. Before any send that is a safe, final
+         * refusal; after one, the node must confirm the outcome first. */
+        if (!j->send_started)
+            fail(j, "PAYMENT_REFUSED", "asset is not configured on this hub");
+        else
+            retry(j, "asset is not configured on this hub");
         return;
     }
-    j->step = JOB_MARK;
-    j->query = payouts_mark_sending(j->runner->pg, j->id, on_marked, j);
+    if (step_refused(j, PAYOUT_STEP_MARK))
+        return;
+    j->write_at = lease_clock();
+    j->query =
+        payouts_mark_sending(r->pg, j->id, j->lease_token, r->cfg->withdraw_lease_ms, on_marked, j);
 }
 
 static void on_parse(void *ctx, const struct fnn_result *res)
@@ -469,9 +606,10 @@ static void on_poll(void *ctx, const struct fnn_result *res)
     job_decide(j, PAYOUT_STAGE_POLL, res);
 }
 
-static void get_payment(struct job *j, enum job_step step, fnn_cb cb)
+static void get_payment(struct job *j, enum payout_step step, fnn_cb cb)
 {
-    j->step = step;
+    if (step_refused(j, step))
+        return;
     j->call = fnn_call(j->runner->fnn, "get_payment",
                        json_pack("{s:s}", "payment_hash", j->payment_hash), 0, cb, j);
 }
@@ -483,27 +621,35 @@ static void on_poll_timer(struct ev_loop *loop, ev_timer *w, int revents)
         job_done(j);
         return;
     }
-    get_payment(j, JOB_POLL, on_poll);
+    if (lease_left(j) <= 0) {
+        lease_lost(j, "lease ran out while its renewal failed", PAYOUT_STATE_UNKNOWN);
+        return;
+    }
+    get_payment(j, PAYOUT_STEP_POLL, on_poll);
 }
 
-static void on_touched(void *ctx, enum pg_outcome outcome, int ok)
+static void on_touched(void *ctx, enum pg_outcome outcome, enum payout_write write,
+                       enum payout_state state)
 {
     struct job *j = ctx;
     j->query = NULL;
-    if (outcome == PG_OK && !ok) {
-        /* Closed or rescheduled elsewhere (another daemon after our lease ended): theirs now. */
-        log_event(LOG_INFO, "withdrawal.not_processing", "withdrawal_id=%s app_id=%s", j->id,
-                  j->app_id);
-        job_done(j);
+    if (outcome == PG_OK && write == PAYOUT_LEASE_LOST) {
+        /* Claimed by another runner after our lease ended, or closed: theirs now. */
+        lease_lost(j, "renewal refused", state);
         return;
     }
-    if (outcome == PG_OK)
-        j->lease_at = now_s(j->runner);
-    else
-        /* Keep polling: if the lease runs out another runner may join in, which the node's one
-         * session per hash and the exactly-once final steps make harmless. */
+    if (outcome == PG_OK) {
+        j->lease_at = j->write_at;
+    } else {
+        /* Keep polling while the lease estimate lasts (polling sends nothing and the next touch
+         * may succeed); once it has run out another runner may hold the row, so stop. */
         log_event(LOG_WARN, "withdrawal.touch_failed", "withdrawal_id=%s app_id=%s outcome=%d",
                   j->id, j->app_id, (int)outcome);
+        if (lease_left(j) <= 0) {
+            lease_lost(j, "renewal failed and the lease ran out", PAYOUT_STATE_UNKNOWN);
+            return;
+        }
+    }
     poll_wait(j);
 }
 
@@ -514,12 +660,17 @@ static void poll_wait(struct job *j)
         job_done(j);
         return;
     }
-    if (j->step != JOB_TOUCH && now_s(r) - j->lease_at >= r->cfg->withdraw_lease_ms / 2000.0) {
-        j->step = JOB_TOUCH;
-        j->query = payouts_touch(r->pg, j->id, r->cfg->withdraw_lease_ms, on_touched, j);
+    if (j->step != PAYOUT_STEP_TOUCH &&
+        lease_clock() - j->lease_at >= r->cfg->withdraw_lease_ms / 2000.0) {
+        if (step_refused(j, PAYOUT_STEP_TOUCH))
+            return;
+        j->write_at = lease_clock();
+        j->query =
+            payouts_touch(r->pg, j->id, j->lease_token, r->cfg->withdraw_lease_ms, on_touched, j);
         return;
     }
-    j->step = JOB_POLL_WAIT;
+    if (step_refused(j, PAYOUT_STEP_POLL_WAIT))
+        return;
     ev_timer_set(&j->poll_timer, r->cfg->withdraw_payment_poll_ms / 1000.0, 0.0);
     ev_timer_start(r->loop, &j->poll_timer);
 }
@@ -600,10 +751,11 @@ static void job_begin(struct job *j)
         log_event(LOG_INFO, "withdrawal.resumed",
                   "withdrawal_id=%s app_id=%s state=PROCESSING retry_count=%d", j->id, j->app_id,
                   j->retry_count);
-        get_payment(j, JOB_LOOKUP, on_lookup);
+        get_payment(j, PAYOUT_STEP_LOOKUP, on_lookup);
         return;
     }
-    j->step = JOB_PARSE;
+    if (step_refused(j, PAYOUT_STEP_PARSE))
+        return;
     j->call = fnn_call(r->fnn, "parse_invoice", json_pack("{s:s}", "invoice", j->payment_request),
                        0, on_parse, j);
 }
@@ -632,13 +784,15 @@ static void on_claim(void *ctx, enum pg_outcome outcome, const struct payout *ro
     }
     unsigned slots = (unsigned)r->cfg->withdraw_batch - r->inflight;
     r->backlog = n > 0 && (unsigned)n >= slots;
-    double now = now_s(r);
     for (int i = 0; i < n && !r->stopped; i++) {
         /* (Once stopped, the rest keep their lease and are resumed when it runs out.) */
         const struct payout *w = &rows[i];
         size_t idlen = strlen(w->id);
         if (idlen >= sizeof((struct job *)0)->id || hashmap_get(r->by_id, w->id, idlen) != NULL)
-            continue; /* already in hand here: the claim only renewed our lease */
+            /* Already in hand here (its lease ran out while it was slow, and our own claim took
+             * it again): that claim issued a new token, so the job in hand is refused at its next
+             * write and stops; the row is resumed when the new lease ends. */
+            continue;
         struct job *j = xcalloc(1, sizeof *j);
         j->runner = r;
         memcpy(j->id, w->id, idlen + 1);
@@ -651,7 +805,9 @@ static void on_claim(void *ctx, enum pg_outcome outcome, const struct payout *ro
         j->max_fee = w->max_fee_amount;
         j->retry_count = w->retry_count;
         j->send_started = w->send_started;
-        j->lease_at = now;
+        j->lease_token = w->lease_token;
+        j->lease_at = r->claim_at;
+        j->step = PAYOUT_STEP_CLAIMED;
         ev_init(&j->poll_timer, on_poll_timer);
         j->next = r->jobs;
         if (r->jobs != NULL)
@@ -679,6 +835,7 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
         return;
     }
     int slots = r->cfg->withdraw_batch - (int)r->inflight;
+    r->claim_at = lease_clock();
     r->claim = payouts_claim(r->pg, slots, r->cfg->withdraw_lease_ms, on_claim, r);
 }
 
@@ -699,6 +856,14 @@ struct payout_runner *withdrawals_runner_new(struct ev_loop *loop, struct pg_poo
 
 void withdrawals_runner_start(struct payout_runner *r)
 {
+    const struct config *cfg = r->cfg;
+    if (cfg->withdraw_payment_poll_ms >= cfg->withdraw_lease_ms / 2)
+        /* A lease renewed before each wait would run out during it: every poll would stop the
+         * job as "lease lost" and the payment would only advance once per lease. */
+        log_event(LOG_WARN, "withdrawal.short_lease",
+                  "withdraw_lease_ms=%d withdraw_payment_poll_ms=%d (keep the lease above twice "
+                  "the poll interval)",
+                  cfg->withdraw_lease_ms, cfg->withdraw_payment_poll_ms);
     r->stopped = 0;
     ev_timer_set(&r->timer, r->cfg->withdraw_interval_ms / 1000.0, 0.0);
     ev_timer_start(r->loop, &r->timer);
@@ -712,7 +877,7 @@ void withdrawals_runner_stop(struct payout_runner *r)
     struct job *j = r->jobs;
     while (j != NULL) {
         struct job *next = j->next;
-        if (j->step == JOB_POLL_WAIT)
+        if (j->step == PAYOUT_STEP_POLL_WAIT)
             job_free(j);
         j = next;
     }

@@ -32,9 +32,18 @@
  * reached the row stays RETRY_PENDING for as long as that lasts, however far past the budget:
  * refunding while a payment might still land could pay the author twice.
  *
- * Several daemons may run this on one database: claims skip each other's leased rows, FNN keeps
- * one live session per payment hash, and the complete/fail steps apply at most once. Every
- * decision is logged (withdrawal id, app, state, reason; never the invoice). */
+ * Several daemons may run this on one database, and two of them may both believe they hold a row
+ * (one whose lease ran out while it was stopped, slow or cut off from the database, and the one
+ * that claimed it after). That overlap is NOT harmless: one could decide FAIL and refund while the
+ * other sends and pays. So leases are fenced (ARCHITECTURE.md 7, storage/payouts.h): each claim
+ * issues a new lease token, every later write names it and applies only while the row is
+ * PROCESSING under it, and a refused write means the lease is lost: the job stops at once. A job
+ * also stops when its renewals failed and its own estimate of the lease has run out. Every
+ * send_payment follows a fenced mark that applied, with at least half a lease still ahead, so a
+ * runner that lost the row sends nothing more; and only the token holder can complete or refund.
+ * What fencing cannot cover is a process stalled for more than half a lease between that check
+ * and the request leaving the machine: keep withdraw_lease_ms far above any plausible pause.
+ * Every decision is logged (withdrawal id, app, state, reason; never the invoice). */
 #ifndef FL_WITHDRAWALS_H
 #define FL_WITHDRAWALS_H
 
@@ -61,6 +70,31 @@ void withdrawals_runner_stop(struct payout_runner *r);
 void withdrawals_runner_free(struct payout_runner *r);
 /* Withdrawals held by this runner and not finished (for the drain and tests). */
 unsigned withdrawals_runner_inflight(const struct payout_runner *r);
+/* Step changes refused as illegal (each logged as withdrawal.illegal_step; should stay 0). */
+unsigned long withdrawals_runner_illegal_steps(const struct payout_runner *r);
+/* Jobs stopped because their lease was lost (logged as withdrawal.lease_lost). */
+unsigned long withdrawals_runner_leases_lost(const struct payout_runner *r);
+
+/* The steps of a claimed withdrawal's job (drawn at the top of timers/withdrawals.c). */
+enum payout_step {
+    PAYOUT_STEP_CLAIMED,   /* just claimed; nothing asked yet */
+    PAYOUT_STEP_PARSE,     /* parse_invoice (never sent before) */
+    PAYOUT_STEP_LOOKUP,    /* get_payment before anything else (sent before) */
+    PAYOUT_STEP_MARK,      /* fenced mark_sending, before every send */
+    PAYOUT_STEP_SEND,      /* send_payment */
+    PAYOUT_STEP_POLL_WAIT, /* waiting withdraw_payment_poll_ms */
+    PAYOUT_STEP_TOUCH,     /* fenced lease renewal */
+    PAYOUT_STEP_POLL,      /* get_payment after a send */
+    PAYOUT_STEP_WRITE,     /* fenced complete, fail or retry; the job ends with its answer */
+};
+const char *withdrawals_step_name(enum payout_step s);
+/* 1 when a job may go from `from` to `to`, else 0. */
+int withdrawals_step_allowed(enum payout_step from, enum payout_step to);
+/* The check behind every step change of r's jobs: 0 when allowed; else logs
+ * withdrawal.illegal_step (id may be NULL), counts it and returns -1 (the job then stops, keeping
+ * its lease). */
+int withdrawals_runner_step(struct payout_runner *r, const char *id, enum payout_step from,
+                            enum payout_step to);
 
 /* ---- pure helpers (unit-tested) ---- */
 

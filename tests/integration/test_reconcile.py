@@ -299,19 +299,30 @@ def withdrawal(ledger, user="u0", amount=400):
     return wid
 
 
+def hold(ledger, wid):
+    """Takes the withdrawal's lease as a runner's claim does; returns the lease token that the
+    fenced complete and fail steps ask for."""
+    return ledger.sql("UPDATE withdrawals SET state = 'PROCESSING', "
+                      "lease_until = now() + interval '1 minute', "
+                      "lease_token = nextval('withdrawal_lease_token_seq') WHERE id = %s "
+                      "RETURNING lease_token", params=(wid,))[0][0]
+
+
 def test_withdrawals_in_each_state_are_clean(ledger):
     live = withdrawal(ledger, "u0")
     done = withdrawal(ledger, "u1")
-    ledger.sql("SELECT applied FROM fl_withdrawal_complete(%s, 3, 'test')", params=(done,))
+    ledger.sql("SELECT applied FROM fl_withdrawal_complete(%s, %s, 3, 'test')",
+               params=(done, hold(ledger, done)))
     failed = withdrawal(ledger, "u2")
-    ledger.sql("SELECT applied FROM fl_withdrawal_fail(%s, 'PAYMENT_FAILED', 'test')",
-               params=(failed,))
+    ledger.sql("SELECT applied FROM fl_withdrawal_fail(%s, %s, 'PAYMENT_FAILED', 'test')",
+               params=(failed, hold(ledger, failed)))
     assert live and assert_clean(ledger.url)
 
 
 def test_completed_withdrawal_also_refunded(ledger):
     wid = withdrawal(ledger, "u1")
-    ledger.sql("SELECT applied FROM fl_withdrawal_complete(%s, 0, 'test')", params=(wid,))
+    ledger.sql("SELECT applied FROM fl_withdrawal_complete(%s, %s, 0, 'test')",
+               params=(wid, hold(ledger, wid)))
     ledger.transfer(ledger.account("WITHDRAWAL_INFLIGHT", ""), ledger.account("USER", "u1"), 400,
                     kind="WITHDRAWAL_REFUND", ref=wid)
     found = assert_findings(ledger.url)
@@ -321,8 +332,8 @@ def test_completed_withdrawal_also_refunded(ledger):
 
 def test_failed_withdrawal_without_refund(ledger):
     wid = withdrawal(ledger, "u2")
-    ledger.sql("SELECT applied FROM fl_withdrawal_fail(%s, 'PAYMENT_FAILED', 'test')",
-               params=(wid,))
+    ledger.sql("SELECT applied FROM fl_withdrawal_fail(%s, %s, 'PAYMENT_FAILED', 'test')",
+               params=(wid, hold(ledger, wid)))
     ledger.rewrite("DELETE FROM transfers WHERE idempotency_key = 'withdrawal:refund:' || %s",
                    params=(wid,))
     found = assert_findings(ledger.url)

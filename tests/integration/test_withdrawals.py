@@ -629,7 +629,12 @@ def test_dashboard_shows_withdrawals_and_locked(db, sim, c):
                                          "filters": {"withdrawalState": "PENDING"}})
     assert [w["id"] for w in res["withdrawals"]] == [second["id"]], res
     # A refunded withdrawal is no longer locked and shows its reason.
-    db.rows("SELECT fl_withdrawal_fail(%s::uuid, 'TEST_REFUSED', 'by the test')", (first["id"],))
+    # (as the runner would: take the lease, then the fenced fail step with its token)
+    token = db.one("UPDATE withdrawals SET state = 'PROCESSING', lease_token = "
+                   "nextval('withdrawal_lease_token_seq') WHERE id = %s RETURNING lease_token",
+                   (first["id"],))[0]
+    assert db.one("SELECT applied FROM fl_withdrawal_fail(%s::uuid, %s, 'TEST_REFUSED', "
+                  "'by the test')", (first["id"], token)) == (True,)
     res = c.result("dashboard.summary", {"userId": u})
     assert res["balances"]["locked"] == "2" and res["balances"]["available"] == "8", res
     failed = [w for w in res["withdrawals"] if w["id"] == first["id"]][0]

@@ -1,7 +1,8 @@
 /* Unit tests for the withdrawal runner's pure parts (timers/withdrawals.c): the retry back-off,
  * the reading of node answers, the decision table that guards against paying twice or refunding
- * a payment that may still land. (The check of a parsed invoice against the withdrawal is
- * core/invoice_match.c, tested in tests/unit/core/test_invoice_match.c.) */
+ * a payment that may still land, and the job's step table with the runner's count of refused
+ * steps. (The check of a parsed invoice against the withdrawal is core/invoice_match.c, tested in
+ * tests/unit/core/test_invoice_match.c.) */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -147,6 +148,64 @@ static void test_decide_never_fails_without_confirmation(void **state)
            PAYOUT_ACT_RETRY, NULL);
 }
 
+/* The job's step table, exactly: every pair of steps, allowed only where the drawing at the top of
+ * timers/withdrawals.c has an arrow. In particular SEND only after MARK (a fenced mark before every
+ * send_payment), and nothing after WRITE. */
+static void test_step_table_is_the_drawing(void **state)
+{
+    static const struct {
+        enum payout_step from, to;
+    } allowed[] = {
+        {PAYOUT_STEP_CLAIMED, PAYOUT_STEP_PARSE},  {PAYOUT_STEP_CLAIMED, PAYOUT_STEP_LOOKUP},
+        {PAYOUT_STEP_PARSE, PAYOUT_STEP_MARK},     {PAYOUT_STEP_PARSE, PAYOUT_STEP_WRITE},
+        {PAYOUT_STEP_LOOKUP, PAYOUT_STEP_MARK},    {PAYOUT_STEP_LOOKUP, PAYOUT_STEP_POLL_WAIT},
+        {PAYOUT_STEP_LOOKUP, PAYOUT_STEP_TOUCH},   {PAYOUT_STEP_LOOKUP, PAYOUT_STEP_WRITE},
+        {PAYOUT_STEP_MARK, PAYOUT_STEP_SEND},      {PAYOUT_STEP_SEND, PAYOUT_STEP_POLL_WAIT},
+        {PAYOUT_STEP_SEND, PAYOUT_STEP_TOUCH},     {PAYOUT_STEP_SEND, PAYOUT_STEP_WRITE},
+        {PAYOUT_STEP_POLL_WAIT, PAYOUT_STEP_POLL}, {PAYOUT_STEP_TOUCH, PAYOUT_STEP_POLL_WAIT},
+        {PAYOUT_STEP_POLL, PAYOUT_STEP_POLL_WAIT}, {PAYOUT_STEP_POLL, PAYOUT_STEP_TOUCH},
+        {PAYOUT_STEP_POLL, PAYOUT_STEP_WRITE},
+    };
+    int n_allowed = 0;
+    for (int from = PAYOUT_STEP_CLAIMED; from <= PAYOUT_STEP_WRITE; from++) {
+        for (int to = PAYOUT_STEP_CLAIMED; to <= PAYOUT_STEP_WRITE; to++) {
+            int want = 0;
+            for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
+                want |= allowed[i].from == (enum payout_step)from &&
+                        allowed[i].to == (enum payout_step)to;
+            assert_int_equal(withdrawals_step_allowed(from, to), want);
+            n_allowed += want;
+        }
+    }
+    assert_int_equal(n_allowed, (int)(sizeof allowed / sizeof allowed[0]));
+    for (int from = PAYOUT_STEP_CLAIMED; from <= PAYOUT_STEP_WRITE; from++) {
+        if (from != PAYOUT_STEP_MARK)
+            assert_false(withdrawals_step_allowed(from, PAYOUT_STEP_SEND));
+    }
+    /* out of range is refused, not read past the table */
+    assert_false(withdrawals_step_allowed((enum payout_step)99, PAYOUT_STEP_POLL));
+    assert_false(withdrawals_step_allowed(PAYOUT_STEP_POLL, (enum payout_step)99));
+}
+
+/* The runner's check refuses an illegal step, logs it and counts it; legal steps cost nothing. */
+static void test_runner_counts_refused_steps(void **state)
+{
+    struct config cfg;
+    config_init(&cfg);
+    struct payout_runner *r = withdrawals_runner_new(EV_DEFAULT, NULL, NULL, &cfg);
+    assert_int_equal(withdrawals_runner_illegal_steps(r), 0);
+    assert_int_equal(withdrawals_runner_step(r, "w1", PAYOUT_STEP_MARK, PAYOUT_STEP_SEND), 0);
+    assert_int_equal(withdrawals_runner_illegal_steps(r), 0);
+    /* a send without its mark, a step after the final write, a second claim-time step */
+    assert_int_equal(withdrawals_runner_step(r, "w1", PAYOUT_STEP_LOOKUP, PAYOUT_STEP_SEND), -1);
+    assert_int_equal(withdrawals_runner_step(r, "w1", PAYOUT_STEP_WRITE, PAYOUT_STEP_MARK), -1);
+    assert_int_equal(withdrawals_runner_step(r, NULL, PAYOUT_STEP_POLL, PAYOUT_STEP_PARSE), -1);
+    assert_int_equal(withdrawals_runner_illegal_steps(r), 3);
+    assert_int_equal(withdrawals_runner_inflight(r), 0);
+    withdrawals_runner_free(r);
+    config_dispose(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -155,6 +214,8 @@ int main(void)
         cmocka_unit_test(test_decide_outcomes_of_a_session),
         cmocka_unit_test(test_decide_failed_payments_within_and_past_the_budget),
         cmocka_unit_test(test_decide_never_fails_without_confirmation),
+        cmocka_unit_test(test_step_table_is_the_drawing),
+        cmocka_unit_test(test_runner_counts_refused_steps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
