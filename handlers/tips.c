@@ -12,6 +12,7 @@
 #include "core/amount.h"
 #include "core/crypto.h"
 #include "core/fault.h"
+#include "core/hashmap.h"
 #include "core/ids.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -19,7 +20,8 @@
 
 #define TIP_FIELD_MAX 128
 #define TIP_MESSAGE_MAX_CHARS 280
-#define STATUS_CHECK_DELAY_MS 1000
+/* tip.status asks the node about one tip at most this often (per process). */
+#define STATUS_CHECK_INTERVAL_S 1.0
 
 static const char NODE_UNAVAILABLE[] = "Fiber node unavailable";
 static const char DB_UNAVAILABLE[] = "Database unavailable";
@@ -338,20 +340,79 @@ static void tip_create(struct rpc_call *call)
         request_invoice(tc);
 }
 
-/* ---- tip.status / tip.get ---- */
+/* ---- tip.status / tip.get ----
+ *
+ * An UNPAID tip is checked at the node, but at most once a second per tip in this process, and
+ * calls arriving while that check is in flight wait for it and share its answer (a client polling
+ * hard, or many at once, cost one get_invoice a second). Within the second after a check, the
+ * stored row answers. What the node said is recorded with tips_observe, which never moves the
+ * poller's schedule later nor touches its lease: the poller's expiry and cancel always run.
+ * A Paid answer settles the tip through the shared, idempotent settle step (no lease needed). */
 
 struct tip_status {
     struct rpc_call *call;
+    struct tip_status *next; /* the other waiters of the same node check */
     char tip_id[37];
-    char payment_hash[67];
     json_t *stored; /* the answer from the stored row, used unless the node settles the tip */
 };
 
+/* One tip's recent node check: the shared call in flight, or when the last one started. Entries
+ * live on a list in the order their checks started, so the ones idle for a second are dropped
+ * from its head. The table is this module's and the daemon is single-threaded. */
+struct status_check {
+    char tip_id[37];
+    double started;        /* wall clock of the last node call's start */
+    struct fnn_call *call; /* in flight, or NULL */
+    struct tip_status *waiters;
+    struct status_check *prev, *next;
+};
+
+static struct hashmap *status_checks;
+static struct status_check *checks_head, *checks_tail;
+
+static void checks_unlink(struct status_check *e)
+{
+    if (e->prev != NULL)
+        e->prev->next = e->next;
+    else
+        checks_head = e->next;
+    if (e->next != NULL)
+        e->next->prev = e->prev;
+    else
+        checks_tail = e->prev;
+    e->prev = e->next = NULL;
+}
+
+static void checks_append(struct status_check *e)
+{
+    e->prev = checks_tail;
+    e->next = NULL;
+    if (checks_tail != NULL)
+        checks_tail->next = e;
+    else
+        checks_head = e;
+    checks_tail = e;
+}
+
+/* Drops entries whose check is over and older than the interval: they no longer hold anything
+ * back. Bounded by the tips checked in the last second. */
+static void checks_sweep(double now)
+{
+    while (checks_head != NULL && checks_head->call == NULL &&
+           now - checks_head->started >= STATUS_CHECK_INTERVAL_S) {
+        struct status_check *e = checks_head;
+        checks_unlink(e);
+        hashmap_remove(status_checks, e->tip_id, strlen(e->tip_id));
+        free(e);
+    }
+}
+
 static json_t *status_json(const struct rpc_call *call, const struct tip *t)
 {
-    return json_pack("{s:s, s:s, s:o, s:s, s:o, s:s, s:o}", "state", t->state, "asset", t->asset,
-                     "amount", amount_json(t->amount, asset_decimals(call->env->assets, t->asset)),
-                     "tipId", t->id, "settledAt", json_string_or_null(t->settled_at), "expiresAt",
+    return json_pack("{s:s, s:s, s:o, s:s, s:o, s:s, s:o}", "state", tip_state_name(t->state),
+                     "asset", t->asset, "amount",
+                     amount_json(t->amount, asset_decimals(call->env->assets, t->asset)), "tipId",
+                     t->id, "settledAt", json_string_or_null(t->settled_at), "expiresAt",
                      t->expires_at, "failureReason", json_string_or_null(t->failure_reason));
 }
 
@@ -362,44 +423,97 @@ static void status_finish(struct tip_status *ts, json_t *answer)
     free(ts);
 }
 
+/* Answers every waiter of a chain with its stored row. */
+static void waiters_finish_stored(struct tip_status *ts)
+{
+    while (ts != NULL) {
+        struct tip_status *next = ts->next;
+        status_finish(ts, json_incref(ts->stored));
+        ts = next;
+    }
+}
+
+/* ctx: the first waiter of the chain that shared the node's Paid answer. */
 static void on_settled(void *ctx, enum pg_outcome outcome, const struct tip *t, int applied)
 {
     struct tip_status *ts = ctx;
     if (outcome != PG_OK || t == NULL) {
         /* Not settled now; the poller will retry. The stored state is still true. */
         log_event(LOG_WARN, "tip.settle_failed", "tip_id=%s source=tip.status", ts->tip_id);
-        status_finish(ts, json_incref(ts->stored));
+        waiters_finish_stored(ts);
         return;
     }
     FAULT_POINT("status.after_commit");
     if (applied)
         log_event(LOG_INFO, "tip.settled", "tip_id=%s source=tip.status amount=%lld", t->id,
                   (long long)t->amount);
-    status_finish(ts, status_json(ts->call, t));
+    while (ts != NULL) {
+        struct tip_status *next = ts->next;
+        status_finish(ts, status_json(ts->call, t));
+        ts = next;
+    }
 }
 
 static void on_node_status(void *ctx, const struct fnn_result *res)
 {
-    struct tip_status *ts = ctx;
-    const struct rpc_env *env = ts->call->env;
+    struct status_check *e = ctx;
+    struct tip_status *waiters = e->waiters;
+    e->call = NULL;
+    e->waiters = NULL;
+    const struct rpc_env *env = waiters->call->env;
     struct fnn_invoice inv;
     char err[128];
     if (res->outcome != FNN_OK || fnn_invoice_decode(res->result, &inv, err, sizeof err) != 0) {
-        status_finish(ts, json_incref(ts->stored));
+        waiters_finish_stored(waiters);
         return;
     }
     if (inv.status == FNN_INV_PAID) {
         int64_t credit = inv.has_amount && inv.amount <= INT64_MAX ? (int64_t)inv.amount : 0;
         if (credit > 0) {
-            tips_settle(env->pg, ts->tip_id, credit, "tip.status", "Paid", on_settled, ts);
+            tips_settle(env->pg, e->tip_id, credit, "tip.status", "Paid", on_settled, waiters);
             return;
         }
-        log_event(LOG_ERROR, "tip.paid_without_amount", "tip_id=%s", ts->tip_id);
+        log_event(LOG_ERROR, "tip.paid_without_amount", "tip_id=%s", e->tip_id);
     } else if (inv.status != FNN_INV_UNKNOWN) {
-        tips_record_check(env->pg, ts->tip_id, "tip.status", fnn_invoice_status_name(inv.status),
-                          STATUS_CHECK_DELAY_MS, NULL, NULL, NULL);
+        tips_observe(env->pg, e->tip_id, "tip.status", fnn_invoice_status_name(inv.status), NULL,
+                     NULL);
     }
-    status_finish(ts, json_incref(ts->stored));
+    waiters_finish_stored(waiters);
+}
+
+/* Joins the node check in flight for this tip, answers from the stored row when the tip was
+ * checked within the last second, or starts the check. */
+static void status_check_node(struct tip_status *ts, const struct tip *t)
+{
+    const struct rpc_env *env = ts->call->env;
+    double now = ev_time();
+    if (status_checks == NULL)
+        status_checks = hashmap_new();
+    checks_sweep(now);
+    size_t len = strlen(ts->tip_id);
+    struct status_check *e = hashmap_get(status_checks, ts->tip_id, len);
+    if (e != NULL && e->call != NULL) {
+        ts->next = e->waiters;
+        e->waiters = ts;
+        return;
+    }
+    if (e != NULL && now - e->started < STATUS_CHECK_INTERVAL_S) {
+        status_finish(ts, json_incref(ts->stored));
+        return;
+    }
+    if (e == NULL) {
+        e = xcalloc(1, sizeof *e);
+        snprintf(e->tip_id, sizeof e->tip_id, "%s", ts->tip_id);
+        hashmap_put(status_checks, e->tip_id, len, e);
+    } else {
+        checks_unlink(e);
+    }
+    e->started = now;
+    checks_append(e);
+    e->waiters = ts;
+    json_t *p = json_pack("{s:s}", "payment_hash", t->payment_hash);
+    e->call =
+        fnn_call(env->fnn, "get_invoice", p, env->cfg->tip_status_timeout_ms, on_node_status, e);
 }
 
 static void on_status_row(void *ctx, enum pg_outcome outcome, const struct tip *t)
@@ -416,15 +530,12 @@ static void on_status_row(void *ctx, enum pg_outcome outcome, const struct tip *
         return;
     }
     ts->stored = status_json(ts->call, t);
-    if (strcmp(t->state, "UNPAID") != 0) {
+    if (t->state != TIP_UNPAID) {
         status_finish(ts, json_incref(ts->stored));
         return;
     }
     snprintf(ts->tip_id, sizeof ts->tip_id, "%s", t->id);
-    snprintf(ts->payment_hash, sizeof ts->payment_hash, "%s", t->payment_hash);
-    json_t *p = json_pack("{s:s}", "payment_hash", ts->payment_hash);
-    fnn_call(ts->call->env->fnn, "get_invoice", p, ts->call->env->cfg->tip_status_timeout_ms,
-             on_node_status, ts);
+    status_check_node(ts, t);
 }
 
 int tips_parse_status(json_t *params, const char **invoice, const char **tip_id,

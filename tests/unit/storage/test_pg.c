@@ -373,7 +373,7 @@ static void tip_copy_fill(struct tip_copy *c, enum pg_outcome outcome, const str
     if (t == NULL)
         return;
     snprintf(c->id, sizeof c->id, "%s", t->id);
-    snprintf(c->state, sizeof c->state, "%s", t->state);
+    snprintf(c->state, sizeof c->state, "%s", tip_state_name(t->state));
     snprintf(c->invoice, sizeof c->invoice, "%s", t->invoice);
     snprintf(c->created_at, sizeof c->created_at, "%s", t->created_at);
     snprintf(c->expires_at, sizeof c->expires_at, "%s", t->expires_at);
@@ -510,8 +510,20 @@ static void test_tips_insert_get_check(void **state)
     assert_int_equal(ga.outcome, PG_OK);
     assert_false(ga.present);
 
+    /* A check is recorded only under the tip's current lease token. */
+    const char *lp[1] = {id};
+    struct capture lease = sql_run(p,
+                                   "UPDATE tips SET lease_token = nextval('tip_lease_seq') "
+                                   "WHERE id = $1 RETURNING lease_token",
+                                   1, lp);
+    int64_t token = strtoll(lease.value, NULL, 10);
+    struct capture stale = {0};
+    tips_record_check(p, id, token - 1, "poller", "Open", 4000, NULL, capture_cb, &stale);
+    run_until(&stale.done, 10);
+    assert_int_equal(stale.outcome, PG_OK);
+    assert_string_equal(stale.value, "f");
     struct capture rc = {0};
-    tips_record_check(p, id, "poller", "Open", 4000, NULL, capture_cb, &rc);
+    tips_record_check(p, id, token, "poller", "Open", 4000, NULL, capture_cb, &rc);
     run_until(&rc.done, 10);
     assert_int_equal(rc.outcome, PG_OK);
     assert_string_equal(rc.value, "t");
@@ -525,8 +537,13 @@ static void test_tips_insert_get_check(void **state)
                                 "interval '3 seconds') FROM tips WHERE id = $1",
                                 1, params);
     assert_string_equal(cc.value, "1 true");
-    /* Fire and forget works too. */
-    tips_record_check(p, id, "poller", "Open", 1000, NULL, NULL, NULL);
+    /* The reschedule ended the lease: the same token writes nothing more. */
+    struct capture again = {0};
+    tips_record_check(p, id, token, "poller", "Open", 1000, NULL, capture_cb, &again);
+    run_until(&again.done, 10);
+    assert_string_equal(again.value, "f");
+    /* tip.status's observation: fire and forget, never pushes the next check later. */
+    tips_observe(p, id, "tip.status", "Received", NULL, NULL);
     ev_tstamp end = ev_time() + 10;
     while (pg_pool_pending(p) > 0 && ev_time() < end)
         ev_run(loop, EVRUN_ONCE);
@@ -536,7 +553,13 @@ static void test_tips_insert_get_check(void **state)
                                 "'>' || next_state, ',' ORDER BY id) FROM tip_events "
                                 "WHERE tip_id = $1",
                                 1, params);
-    assert_string_equal(ev.value, "tip.create:->UNPAID,poller:UNPAID>UNPAID,poller:UNPAID>UNPAID");
+    assert_string_equal(ev.value,
+                        "tip.create:->UNPAID,poller:UNPAID>UNPAID,tip.status:UNPAID>UNPAID");
+    struct capture sched = sql_run(p,
+                                   "SELECT node_status || ' ' || (next_check_at > now() + "
+                                   "interval '3 seconds') FROM tips WHERE id = $1",
+                                   1, params);
+    assert_string_equal(sched.value, "Received true");
     pg_pool_free(p);
 }
 
@@ -589,9 +612,19 @@ static void test_tips_settle(void **state)
 
     /* Settled tips take no more checks. */
     struct capture rc = {0};
-    tips_record_check(p, id, "poller", "Paid", 1000, NULL, capture_cb, &rc);
+    tips_observe(p, id, "tip.status", "Open", capture_cb, &rc);
     run_until(&rc.done, 10);
     assert_string_equal(rc.value, "f");
+    /* A settled tip is final: the trigger refuses any other state (migration 0007). */
+    const char *sp[1] = {id};
+    struct capture back = sql_run(p, "UPDATE tips SET state = 'UNPAID' WHERE id = $1", 1, sp);
+    assert_int_equal(back.outcome, PG_ERROR);
+    assert_string_equal(back.sqlstate, "23514");
+    assert_non_null(strstr(back.message, "SETTLED -> UNPAID refused"));
+    struct capture tofail = sql_run(
+        p, "UPDATE tips SET state = 'FAILED', failure_reason = 'EXPIRED' WHERE id = $1", 1, sp);
+    assert_int_equal(tofail.outcome, PG_ERROR);
+    assert_string_equal(tofail.sqlstate, "23514");
 
     /* The ledger and the event log are append-only. */
     struct capture up = sql_run(p,
