@@ -342,12 +342,14 @@ static void tip_create(struct rpc_call *call)
 
 /* ---- tip.status / tip.get ----
  *
- * An UNPAID tip is checked at the node, but at most once a second per tip in this process, and
- * calls arriving while that check is in flight wait for it and share its answer (a client polling
- * hard, or many at once, cost one get_invoice a second). Within the second after a check, the
- * stored row answers. What the node said is recorded with tips_observe, which never moves the
- * poller's schedule later nor touches its lease: the poller's expiry and cancel always run.
- * A Paid answer settles the tip through the shared, idempotent settle step (no lease needed). */
+ * An UNPAID tip is checked at the node before answering, but at most once a second per tip in
+ * this process: a call arriving while a check is in flight waits for it and shares its answer; a
+ * call arriving within the second after a check started waits for the next one, which starts when
+ * the second is over and is shared by all who came meanwhile. A client polling hard, or many at
+ * once, cost one get_invoice a second and are slowed to that pace. What the node said is recorded
+ * with tips_observe, which never moves the poller's schedule later nor touches its lease, so the
+ * poller's expiry and cancel always run. A Paid answer settles the tip through the shared,
+ * idempotent settle step (no lease needed). */
 
 struct tip_status {
     struct rpc_call *call;
@@ -361,10 +363,13 @@ struct tip_status {
  * from its head. The table is this module's and the daemon is single-threaded. */
 struct status_check {
     char tip_id[37];
+    char payment_hash[67];
+    const struct rpc_env *env;
     double started;        /* wall clock of the last node call's start */
     struct fnn_call *call; /* in flight, or NULL */
+    ev_timer next;         /* the deferred check, active while callers wait for it */
     struct tip_status *waiters;
-    struct status_check *prev, *next;
+    struct status_check *prev, *next_entry;
 };
 
 static struct hashmap *status_checks;
@@ -373,22 +378,22 @@ static struct status_check *checks_head, *checks_tail;
 static void checks_unlink(struct status_check *e)
 {
     if (e->prev != NULL)
-        e->prev->next = e->next;
+        e->prev->next_entry = e->next_entry;
     else
-        checks_head = e->next;
-    if (e->next != NULL)
-        e->next->prev = e->prev;
+        checks_head = e->next_entry;
+    if (e->next_entry != NULL)
+        e->next_entry->prev = e->prev;
     else
         checks_tail = e->prev;
-    e->prev = e->next = NULL;
+    e->prev = e->next_entry = NULL;
 }
 
 static void checks_append(struct status_check *e)
 {
     e->prev = checks_tail;
-    e->next = NULL;
+    e->next_entry = NULL;
     if (checks_tail != NULL)
-        checks_tail->next = e;
+        checks_tail->next_entry = e;
     else
         checks_head = e;
     checks_tail = e;
@@ -398,7 +403,7 @@ static void checks_append(struct status_check *e)
  * back. Bounded by the tips checked in the last second. */
 static void checks_sweep(double now)
 {
-    while (checks_head != NULL && checks_head->call == NULL &&
+    while (checks_head != NULL && checks_head->call == NULL && !ev_is_active(&checks_head->next) &&
            now - checks_head->started >= STATUS_CHECK_INTERVAL_S) {
         struct status_check *e = checks_head;
         checks_unlink(e);
@@ -481,8 +486,26 @@ static void on_node_status(void *ctx, const struct fnn_result *res)
     waiters_finish_stored(waiters);
 }
 
-/* Joins the node check in flight for this tip, answers from the stored row when the tip was
- * checked within the last second, or starts the check. */
+/* Starts the node check shared by the entry's waiters. */
+static void status_check_start(struct status_check *e)
+{
+    const struct rpc_env *env = e->env;
+    e->started = ev_time();
+    checks_unlink(e);
+    checks_append(e);
+    json_t *p = json_pack("{s:s}", "payment_hash", e->payment_hash);
+    e->call =
+        fnn_call(env->fnn, "get_invoice", p, env->cfg->tip_status_timeout_ms, on_node_status, e);
+}
+
+static void on_status_due(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct status_check *e = container_of(w, struct status_check, next);
+    status_check_start(e);
+}
+
+/* Joins the node check in flight or due for this tip, or starts one: at once when the last began
+ * a second ago or more, else when that second is over. */
 static void status_check_node(struct tip_status *ts, const struct tip *t)
 {
     const struct rpc_env *env = ts->call->env;
@@ -492,28 +515,26 @@ static void status_check_node(struct tip_status *ts, const struct tip *t)
     checks_sweep(now);
     size_t len = strlen(ts->tip_id);
     struct status_check *e = hashmap_get(status_checks, ts->tip_id, len);
-    if (e != NULL && e->call != NULL) {
-        ts->next = e->waiters;
-        e->waiters = ts;
-        return;
-    }
-    if (e != NULL && now - e->started < STATUS_CHECK_INTERVAL_S) {
-        status_finish(ts, json_incref(ts->stored));
-        return;
-    }
     if (e == NULL) {
         e = xcalloc(1, sizeof *e);
         snprintf(e->tip_id, sizeof e->tip_id, "%s", ts->tip_id);
+        snprintf(e->payment_hash, sizeof e->payment_hash, "%s", t->payment_hash);
+        e->env = env;
+        ev_init(&e->next, on_status_due);
         hashmap_put(status_checks, e->tip_id, len, e);
-    } else {
-        checks_unlink(e);
+        checks_append(e);
     }
-    e->started = now;
-    checks_append(e);
+    ts->next = e->waiters;
     e->waiters = ts;
-    json_t *p = json_pack("{s:s}", "payment_hash", t->payment_hash);
-    e->call =
-        fnn_call(env->fnn, "get_invoice", p, env->cfg->tip_status_timeout_ms, on_node_status, e);
+    if (e->call != NULL || ev_is_active(&e->next))
+        return;
+    double wait = e->started + STATUS_CHECK_INTERVAL_S - now;
+    if (e->started == 0 || wait <= 0) {
+        status_check_start(e);
+        return;
+    }
+    ev_timer_set(&e->next, wait, 0.0);
+    ev_timer_start(env->loop->ev, &e->next);
 }
 
 static void on_status_row(void *ctx, enum pg_outcome outcome, const struct tip *t)

@@ -269,6 +269,9 @@ static void on_settled(void *ctx, enum pg_outcome outcome, const struct tip *t, 
         if (applied)
             log_event(LOG_INFO, "tip.settled", "tip_id=%s source=poller amount=%lld", c->id,
                       (long long)t->amount);
+        else
+            log_event(LOG_DEBUG, "poller.settle_noop", "tip_id=%s state=%s", c->id,
+                      tip_state_name(t->state));
     } else {
         /* The lease ends and the tip is checked again: settle is idempotent. */
         log_event(LOG_WARN, "poller.settle_failed", "tip_id=%s outcome=%d", c->id, (int)outcome);
@@ -298,8 +301,10 @@ static void on_failed(void *ctx, enum pg_outcome outcome, const struct tip *t, i
     if (outcome == PG_OK && applied)
         log_event(LOG_INFO, "tip.failed", "tip_id=%s reason=%s", c->id,
                   t->failure_reason ? t->failure_reason : "-");
-    else if (outcome == PG_OK && t != NULL && t->state == TIP_UNPAID)
-        log_event(LOG_INFO, "poller.fenced", "tip_id=%s step=FAIL lease=lost", c->id);
+    else if (outcome == PG_OK && t != NULL)
+        /* Still UNPAID: the lease is lost (another claim since); else the tip is already final. */
+        log_event(LOG_INFO, "poller.fenced", "tip_id=%s step=FAIL state=%s", c->id,
+                  tip_state_name(t->state));
     else if (outcome != PG_OK)
         log_event(LOG_WARN, "poller.fail_failed", "tip_id=%s outcome=%d", c->id, (int)outcome);
     check_done(c);

@@ -179,3 +179,187 @@ def test_concurrent_status_calls_share_one_node_call(rig):
     # At most one node call per started second of the burst (plus the one in flight at its end).
     assert 1 <= made <= int(elapsed) + 2, (made, elapsed)
     assert made < 20
+
+
+# --- two pollers and tip.status on one tip ----------------------------------------------------
+
+def proc_state(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
+def freeze_seen(d, point):
+    fl.wait_until(lambda: f"event=fault.fired point={point} action=stop" in d.log()
+                  and proc_state(d.pid) == "T", 20, f"{d.log_path} frozen at {point}")
+
+
+def resume(d):
+    d.signal(signal.SIGCONT)
+    fl.wait_until(lambda: "event=fault.resumed" in d.log(), 10, f"{d.log_path} resumed")
+
+
+def after_resume(d):
+    log = d.log()
+    return log[log.index("event=fault.resumed"):]
+
+
+def wait_logged(d, needles, what):
+    """Waits until the resumed daemon logged one of needles (after its resume); returns it."""
+    def seen():
+        tail = after_resume(d)
+        return next((n for n in needles if n in tail), None)
+
+    return fl.wait_until(seen, 15, what)
+
+
+def lease_ran_out(rig, tip_id, token_before):
+    """Waits until another claim took the tip (a larger lease token than the frozen one's)."""
+    fl.wait_until(lambda: (rig.db.one("SELECT lease_token FROM tips WHERE id = %s", (tip_id,))[0]
+                           or 0) > token_before or rig_final(rig, tip_id), 20,
+                  "another daemon to claim the tip")
+
+
+def rig_final(rig, tip_id):
+    return tip_row(rig.db, tip_id)[0] != "UNPAID"
+
+
+def assert_one_outcome(rig, tip_id, paid):
+    ev = events(rig.db, tip_id)
+    transfers = rig.db.settlement_transfers(tip_id)
+    if paid:
+        assert tip_row(rig.db, tip_id) == ("SETTLED", None), tip_row(rig.db, tip_id)
+        assert ev.count("SETTLED") == 1 and "FAILED" not in ev, ev
+        assert len(transfers) == 1, transfers
+    else:
+        assert tip_row(rig.db, tip_id) == ("FAILED", "EXPIRED"), tip_row(rig.db, tip_id)
+        assert ev.count("FAILED") == 1 and "SETTLED" not in ev, ev
+        assert transfers == [], transfers
+    rig.db.check_invariants()
+
+
+def no_cancel_after_resume(d, tip_id):
+    assert f"event=poller.cancel tip_id={tip_id}" not in after_resume(d), after_resume(d)
+
+
+def create_on(rig, d, author):
+    with rig.client(d) as c:
+        return c.result("tip.create", fl.tip_params(toUserId=author, amount="4"))
+
+
+def frozen_token(rig, tip_id):
+    return rig.db.one("SELECT lease_token FROM tips WHERE id = %s", (tip_id,))[0]
+
+
+def test_race_frozen_after_claim_expired_tip(rig):
+    """A claims the tip and freezes before checking it; the invoice expires; A's lease runs out and
+    B expires and cancels it. Resumed, A drops the check (its lease lapsed) without a node call,
+    cancel or write."""
+    a = rig.start("fiberlinkd-a", fault="poller.mid_claim:1:stop")
+    tip = create_on(rig, a, "author-1")
+    freeze_seen(a, "poller.mid_claim")
+    token = frozen_token(rig, tip["tipId"])
+    rig.sim.ok("sim_advance_clock", {"seconds": hex(7200)})
+    rig.start("fiberlinkd-b")
+    wait_final(rig.db, tip["tipId"], 20)
+    resume(a)
+    wait_logged(a, [f"event=poller.lease_lapsed tip_id={tip['tipId']} step=QUEUED"],
+                "A to drop its lapsed check")
+    assert frozen_token(rig, tip["tipId"]) is None or frozen_token(rig, tip["tipId"]) != token
+    assert sim_calls(rig.sim, "cancel_invoice") == 1
+    no_cancel_after_resume(a, tip["tipId"])
+    assert_one_outcome(rig, tip["tipId"], paid=False)
+
+
+def test_race_frozen_before_cancel(rig):
+    """A notes the expiry under its lease and freezes just before cancel_invoice; its lease runs
+    out, B claims the tip, cancels and fails it. Resumed, A must not send its cancel."""
+    a = rig.start("fiberlinkd-a", fault="poller.before_cancel:1:stop")
+    tip = create_on(rig, a, "author-2")
+    rig.sim.ok("sim_advance_clock", {"seconds": hex(7200)})
+    freeze_seen(a, "poller.before_cancel")
+    token = frozen_token(rig, tip["tipId"])
+    rig.start("fiberlinkd-b")
+    lease_ran_out(rig, tip["tipId"], token)
+    wait_final(rig.db, tip["tipId"], 20)
+    resume(a)
+    wait_logged(a, [f"event=poller.lease_lapsed tip_id={tip['tipId']} step=CANCEL"],
+                "A to stop before its cancel")
+    no_cancel_after_resume(a, tip["tipId"])
+    assert sim_calls(rig.sim, "cancel_invoice") == 1
+    assert_one_outcome(rig, tip["tipId"], paid=False)
+
+
+def test_race_frozen_before_fail(rig):
+    """A cancels, sees Cancelled and freezes before its fail; its lease runs out and B fails the
+    tip (EXPIRED, from the noted expiry). Resumed, A's fail is fenced out: one FAILED event."""
+    a = rig.start("fiberlinkd-a", fault="poller.before_fail:1:stop")
+    tip = create_on(rig, a, "author-3")
+    rig.sim.ok("sim_advance_clock", {"seconds": hex(7200)})
+    freeze_seen(a, "poller.before_fail")
+    token = frozen_token(rig, tip["tipId"])
+    rig.start("fiberlinkd-b")
+    lease_ran_out(rig, tip["tipId"], token)
+    wait_final(rig.db, tip["tipId"], 20)
+    resume(a)
+    wait_logged(a, [f"event=poller.fenced tip_id={tip['tipId']} step=FAIL"],
+                "A's fail to be fenced out")
+    no_cancel_after_resume(a, tip["tipId"])
+    assert sim_calls(rig.sim, "cancel_invoice") == 1
+    assert_one_outcome(rig, tip["tipId"], paid=False)
+
+
+def test_race_frozen_before_settle_commit(rig):
+    """A sees Paid and freezes before its settle; meanwhile tip.status on B settles the tip, and
+    B's poller may try too once A's lease is over. Resumed, A's settle is a no-op: one transfer."""
+    a = rig.start("fiberlinkd-a", fault="settle.before_commit:1:stop")
+    tip = create_on(rig, a, "author-4")
+    rig.sim.pay(tip["invoice"])
+    freeze_seen(a, "settle.before_commit")
+    b = rig.start("fiberlinkd-b")
+    with rig.client(b) as c:
+        assert c.result("tip.status", {"tipId": tip["tipId"]})["state"] == "SETTLED"
+    token = frozen_token(rig, tip["tipId"])
+    resume(a)
+    wait_logged(a, [f"event=poller.settle_noop tip_id={tip['tipId']} state=SETTLED"],
+                "A's settle to find the tip settled")
+    assert frozen_token(rig, tip["tipId"]) == token
+    assert sim_calls(rig.sim, "cancel_invoice") == 0
+    assert_one_outcome(rig, tip["tipId"], paid=True)
+
+
+@pytest.mark.parametrize("lease", ["held", "lapsed"])
+def test_race_paid_while_frozen_before_cancel(rig, lease):
+    """The hub's deadline passes with the invoice still Open; A notes the expiry and freezes before
+    its cancel; then the payment lands and tip.status on B settles the tip. Resumed while its lease
+    still holds, A's cancel is refused by the node (Paid) and its recheck settles nothing more;
+    resumed after its lease ran out (B's poller claimed it), A sends no cancel at all. Either way:
+    one transfer, no FAILED."""
+    a = rig.start("fiberlinkd-a", fault="poller.before_cancel:1:stop",
+                  overrides={"FIBERLINK_POLL_LEASE_MS": "3000" if lease == "lapsed" else "600000"})
+    tip = create_on(rig, a, f"author-5-{lease}")
+    tip_id = tip["tipId"]
+    rig.db.rows("UPDATE tips SET expires_at = now() - interval '1 second' WHERE id = %s "
+                "RETURNING id", (tip_id,))
+    freeze_seen(a, "poller.before_cancel")
+    token = frozen_token(rig, tip_id)
+    rig.sim.pay(tip["invoice"])
+    b = rig.start("fiberlinkd-b")
+    with rig.client(b) as c:
+        assert c.result("tip.status", {"tipId": tip_id})["state"] == "SETTLED"
+    if lease == "lapsed":
+        # Settled, so B's poller never claims it again: age the lease out by the clock instead.
+        fl.wait_until(lambda: rig.db.one("SELECT next_check_at < now() FROM tips WHERE id = %s",
+                                         (tip_id,))[0], 10, "A's lease to run out")
+    resume(a)
+    if lease == "held":
+        wait_logged(a, [f"event=poller.settle_noop tip_id={tip_id} state=SETTLED"],
+                    "A's recheck to find the tip settled")
+        assert frozen_token(rig, tip_id) == token
+    else:
+        wait_logged(a, [f"event=poller.lease_lapsed tip_id={tip_id} step=CANCEL"],
+                    "A to stop before its cancel")
+        no_cancel_after_resume(a, tip_id)
+    assert_one_outcome(rig, tip_id, paid=True)
