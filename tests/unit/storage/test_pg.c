@@ -452,6 +452,77 @@ static struct tip_copy tip_settle_run(struct pg_pool *p, const char *id, int64_t
     return c;
 }
 
+/* The poller's fail is fenced by its lease token, and the trigger of migration 0007 refuses every
+ * tip state change but UNPAID -> SETTLED and UNPAID -> FAILED (and a tip born other than UNPAID).
+ */
+static void test_tips_fenced_fail_and_state_guard(void **state)
+{
+    struct pg_pool *p = pool_open(2, 5000);
+    char id[37], invoice[128], hash[80];
+    struct tip_new n;
+    make_tip(&n, id, invoice, hash);
+    assert_int_equal(tip_insert_run(p, &n).flag, 1);
+    const char *ip[1] = {id};
+    struct capture lease = sql_run(p,
+                                   "UPDATE tips SET lease_token = nextval('tip_lease_seq') "
+                                   "WHERE id = $1 RETURNING lease_token",
+                                   1, ip);
+    int64_t token = strtoll(lease.value, NULL, 10);
+
+    /* A stale token (an older claim) changes nothing: the tip stays UNPAID. */
+    struct tip_copy stale = {0};
+    tips_fail(p, id, token - 1, "EXPIRED", "poller", "Cancelled", on_tip_settle, &stale);
+    run_until(&stale.done, 10);
+    assert_int_equal(stale.outcome, PG_OK);
+    assert_int_equal(stale.flag, 0);
+    assert_string_equal(stale.state, "UNPAID");
+    /* The current one fails it, once. */
+    struct tip_copy ok = {0};
+    tips_fail(p, id, token, "EXPIRED", "poller", "Cancelled", on_tip_settle, &ok);
+    run_until(&ok.done, 10);
+    assert_int_equal(ok.flag, 1);
+    assert_string_equal(ok.state, "FAILED");
+    struct tip_copy twice = {0};
+    tips_fail(p, id, token, "EXPIRED", "poller", "Cancelled", on_tip_settle, &twice);
+    run_until(&twice.done, 10);
+    assert_int_equal(twice.flag, 0);
+    /* A settle after the fail is refused by its guard: no credit. */
+    struct tip_copy late = tip_settle_run(p, id, 5);
+    assert_int_equal(late.flag, 0);
+    assert_string_equal(late.state, "FAILED");
+
+    /* Illegal changes by hand are refused by the trigger. */
+    static const char *const refused[] = {
+        "UPDATE tips SET state = 'UNPAID', failure_reason = NULL WHERE id = $1",
+        "UPDATE tips SET state = 'SETTLED', failure_reason = NULL, settled_at = now(), "
+        "settled_amount = 1 WHERE id = $1",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        struct capture c = sql_run(p, refused[i], 1, ip);
+        assert_int_equal(c.outcome, PG_ERROR);
+        assert_string_equal(c.sqlstate, "23514");
+        assert_non_null(strstr(c.message, "refused"));
+    }
+    /* Changing other columns of a final tip is not a state change. */
+    struct capture other =
+        sql_run(p, "UPDATE tips SET node_status = 'Cancelled' WHERE id = $1", 1, ip);
+    assert_int_equal(other.outcome, PG_OK);
+    /* A tip cannot be born settled. */
+    char id2[37];
+    random_uuid(id2);
+    const char *bp[2] = {id2, app_id};
+    struct capture born = sql_run(
+        p,
+        "INSERT INTO tips (id, app_id, request_hash, post_id, from_user_id, to_user_id, asset, "
+        "amount, invoice, payment_hash, state, expires_at, next_check_at, settled_at, "
+        "settled_amount) VALUES ($1::uuid, $2, 'h', 'p', 'a', 'b', 'CKB', 1, 'inv-' || $1, "
+        "'hash-' || $1, 'SETTLED', now(), now(), now(), 1)",
+        2, bp);
+    assert_int_equal(born.outcome, PG_ERROR);
+    assert_string_equal(born.sqlstate, "23514");
+    pg_pool_free(p);
+}
+
 static void test_tips_insert_get_check(void **state)
 {
     struct pg_pool *p = pool_open(2, 5000);
@@ -719,6 +790,7 @@ int main(void)
         cmocka_unit_test(test_apps),
         cmocka_unit_test(test_tips_insert_get_check),
         cmocka_unit_test(test_tips_settle),
+        cmocka_unit_test(test_tips_fenced_fail_and_state_guard),
         cmocka_unit_test(test_tips_concurrent_settle),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
