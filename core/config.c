@@ -90,6 +90,7 @@ static const struct config_key keys[] = {
     STR_KEY(withdraw_app_daily, CONFIG_KIND_STRING, 0),
     INT_KEY(withdraw_cooldown_seconds, 0, 86400 * 30),
     STR_KEY(withdraw_max_fee, CONFIG_KIND_STRING, 0),
+    INT_KEY(withdraw_max_fee_ppm, 0, 1000000),
     INT_KEY(withdraw_retry_budget, 0, 1000),
     INT_KEY(withdraw_retry_base_ms, 10, 3600000),
     INT_KEY(withdraw_retry_max_ms, 10, 86400000),
@@ -181,6 +182,7 @@ void config_init(struct config *c)
     c->withdraw_app_daily = xstrdup("100000000");
     c->withdraw_cooldown_seconds = 0;
     c->withdraw_max_fee = xstrdup("1");
+    c->withdraw_max_fee_ppm = 5000;
     c->withdraw_retry_budget = 5;
     c->withdraw_retry_base_ms = 2000;
     c->withdraw_retry_max_ms = 300000;

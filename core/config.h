@@ -55,7 +55,8 @@ struct config {
     char *withdraw_user_daily;       /* "withdraw_user_daily": per user, rolling 24 h, default "1000000" */
     char *withdraw_app_daily;        /* "withdraw_app_daily": per app, rolling 24 h, default "100000000" */
     int withdraw_cooldown_seconds;   /* "withdraw_cooldown_seconds": between a user's withdrawals, 0..2592000, default 0 */
-    char *withdraw_max_fee;          /* "withdraw_max_fee": routing fee cap per payment, default "1" */
+    char *withdraw_max_fee;          /* "withdraw_max_fee": absolute routing fee cap per payment, default "1" */
+    int withdraw_max_fee_ppm;        /* "withdraw_max_fee_ppm": fee cap as parts per million of the amount (the lesser cap wins), 0..1000000, default 5000 (0.5 %) */
     int withdraw_retry_budget;       /* "withdraw_retry_budget": retries after transient trouble, 0..1000, default 5 */
     int withdraw_retry_base_ms;      /* "withdraw_retry_base_ms": first retry delay, doubling, default 2000 */
     int withdraw_retry_max_ms;       /* "withdraw_retry_max_ms": retry delay cap, default 300000 */

@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "core/amount.h"
+#include "core/crypto.h"
 #include "core/log.h"
 #include "core/mem.h"
 
@@ -632,6 +634,93 @@ static int get_hex(json_t *v, uint64_t *out)
     return u128hex_decode(json_string_value(v), json_string_length(v), out);
 }
 
+/* ---- scripts ---- */
+
+/* Script hash types by name, with the byte molecule stores for each. */
+static const struct {
+    const char *name;
+    uint8_t byte;
+} script_hash_types[] = {{"data", 0}, {"type", 1}, {"data1", 2}, {"data2", 4}};
+
+/* The u32 (little-endian) at byte offset at of hex digits s. */
+static uint32_t molecule_u32(const char *s, size_t at)
+{
+    uint8_t b[4] = {0};
+    (void)hex_decode(s + 2 * at, 8, b, 4); /* the caller checked every digit */
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+int fnn_script_decode_molecule(const char *hex, struct fnn_script *out)
+{
+    /* A Script table has three fields, code_hash (Byte32), hash_type (byte) and args (Bytes),
+     * behind a header of four u32: the total size, then each field's offset. The first two
+     * fields are fixed-size, so a well-formed table has offsets 16, 48 and 49 exactly, and args
+     * is a u32 length followed by that many bytes, ending the table. */
+    enum { HEADER = 16, CODE_HASH_AT = 16, HASH_TYPE_AT = 48, ARGS_AT = 49, MIN_SIZE = 53 };
+    memset(out, 0, sizeof *out);
+    if (hex == NULL || strncmp(hex, "0x", 2) != 0)
+        return -1;
+    const char *s = hex + 2;
+    size_t digits = strlen(s);
+    if (digits % 2 != 0 || digits / 2 < MIN_SIZE || digits / 2 > UINT32_MAX)
+        return -1;
+    for (size_t i = 0; i < digits; i++) {
+        if (!isxdigit((unsigned char)s[i]))
+            return -1;
+    }
+    size_t size = digits / 2;
+    if (molecule_u32(s, 0) != size || molecule_u32(s, 4) != HEADER ||
+        molecule_u32(s, 8) != HASH_TYPE_AT || molecule_u32(s, 12) != ARGS_AT ||
+        molecule_u32(s, ARGS_AT) != size - MIN_SIZE)
+        return -1;
+    (void)hex_decode(s + 2 * CODE_HASH_AT, 64, out->code_hash, 32);
+    (void)hex_decode(s + 2 * HASH_TYPE_AT, 2, &out->hash_type, 1);
+    out->args_len = size - MIN_SIZE;
+    out->args_hex = s + 2 * MIN_SIZE;
+    return 0;
+}
+
+int fnn_script_from_json(const json_t *script, struct fnn_script *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!json_is_object(script))
+        return -1;
+    const char *code_hash = json_string_value(json_object_get(script, "code_hash"));
+    const char *hash_type = json_string_value(json_object_get(script, "hash_type"));
+    const char *args = json_string_value(json_object_get(script, "args"));
+    char norm[67];
+    if (code_hash == NULL || hash_type == NULL || args == NULL || strncmp(args, "0x", 2) != 0 ||
+        fnn_hash256_normalize(code_hash, norm) != 0 ||
+        hex_decode(norm + 2, 64, out->code_hash, 32) != 0)
+        return -1;
+    int found = 0;
+    for (size_t i = 0; i < FL_ARRAY_LEN(script_hash_types); i++) {
+        if (strcmp(hash_type, script_hash_types[i].name) == 0) {
+            out->hash_type = script_hash_types[i].byte;
+            found = 1;
+        }
+    }
+    size_t digits = strlen(args + 2);
+    if (!found || digits % 2 != 0)
+        return -1;
+    for (size_t i = 0; i < digits; i++) {
+        if (!isxdigit((unsigned char)args[2 + i]))
+            return -1;
+    }
+    out->args_len = digits / 2;
+    out->args_hex = args + 2;
+    return 0;
+}
+
+int fnn_script_equal(const struct fnn_script *a, const struct fnn_script *b)
+{
+    return memcmp(a->code_hash, b->code_hash, sizeof a->code_hash) == 0 &&
+           a->hash_type == b->hash_type && a->args_len == b->args_len &&
+           (a->args_len == 0 || strncasecmp(a->args_hex, b->args_hex, 2 * a->args_len) == 0);
+}
+
+/* ---- invoices ---- */
+
 /* One attrs entry. PascalCase forms come from older nodes: ExpiryTime is a Duration object. */
 static int invoice_attr(json_t *attr, struct fnn_invoice *out, char *err, size_t errsz)
 {
@@ -657,8 +746,22 @@ static int invoice_attr(json_t *attr, struct fnn_invoice *out, char *err, size_t
                 return -1;
             }
             out->has_expiry = 1;
+        } else if (strcmp(key, "udt_script") == 0 || strcmp(key, "UdtScript") == 0) {
+            /* What the invoice is payable in decides whose money it moves: a second UDT
+             * attribute, or one that does not decode, makes the whole invoice unusable. */
+            int bad = out->has_udt;
+            if (!bad)
+                bad = json_is_object(v)
+                          ? fnn_script_from_json(v, &out->udt)
+                          : fnn_script_decode_molecule(json_string_value(v), &out->udt);
+            if (bad) {
+                snprintf(err, errsz, "invoice udt_script is %s",
+                         out->has_udt ? "given twice" : "not a molecule Script");
+                return -1;
+            }
+            out->has_udt = 1;
         }
-        /* description, payee_public_key, hash_algorithm, udt_script … are not needed here. */
+        /* description, payee_public_key, hash_algorithm … are not needed here. */
     }
     return 0;
 }

@@ -19,7 +19,8 @@
 
 enum fnn_outcome {
     FNN_OK = 0,
-    FNN_TRANSIENT, /* timeout, connect failure, HTTP 5xx, -32603, -32000 "busy/unavailable" kinds: retry later */
+    FNN_TRANSIENT, /* timeout, connect failure, HTTP 5xx, -32603, -32000 "busy/unavailable" kinds:
+                      retry later */
     FNN_PERMANENT, /* any other JSON-RPC error (-32000 business errors, -32602, -32601, -32999 …) */
 };
 
@@ -63,16 +64,36 @@ enum fnn_invoice_status {
     FNN_INV_RECEIVED,
     FNN_INV_PAID,
 };
+/* A CKB Script (a UDT's type script): from an invoice's udt_script attribute, the molecule table
+ * FNN writes there as "0x" hex, or from a Script object {code_hash, hash_type, args} (config,
+ * node_info). args_hex is borrowed from the JSON string it was read from: 2 * args_len hex digits
+ * of either case, no 0x. */
+struct fnn_script {
+    uint8_t code_hash[32];
+    uint8_t hash_type; /* molecule byte: 0 data, 1 type, 2 data1, 4 data2 */
+    size_t args_len;   /* bytes */
+    const char *args_hex;
+};
+/* Decodes "0x" + hex of a molecule Script table (strict: exactly three fields, sizes and offsets
+ * consistent, nothing left over). 0 or -1. Pure: fuzzed. */
+int fnn_script_decode_molecule(const char *hex, struct fnn_script *out);
+/* Reads a Script object {code_hash, hash_type, args}. 0 or -1. */
+int fnn_script_from_json(const json_t *script, struct fnn_script *out);
+/* 1 when both name the same script (args compared without regard to hex case). */
+int fnn_script_equal(const struct fnn_script *a, const struct fnn_script *b);
+
 struct fnn_invoice {
     const char *invoice_address; /* borrowed from the json; NULL for parse_invoice */
     char currency[8];            /* "Fibt" … */
     int has_amount;
-    uint64_t amount;             /* base units */
-    char payment_hash[67];       /* "0x" + 64 lowercase hex */
+    uint64_t amount;       /* base units */
+    char payment_hash[67]; /* "0x" + 64 lowercase hex */
     uint64_t timestamp_ms;
     int has_expiry;
-    uint64_t expiry_s;           /* seconds (attr expiry_time or ExpiryTime{secs}) */
+    uint64_t expiry_s;              /* seconds (attr expiry_time or ExpiryTime{secs}) */
     enum fnn_invoice_status status; /* UNKNOWN when the result has no status */
+    int has_udt;                    /* the invoice is payable in a UDT (udt_script attribute) */
+    struct fnn_script udt;          /* that UDT's type script; args borrowed from the json */
 };
 /* Decodes a result object {"invoice_address"?, "invoice":{...}, "status"?}. Returns 0, or -1 with
  * a description in err for a malformed answer. Pure: fuzzed. */

@@ -1,7 +1,8 @@
 /* Fuzzes the settings parser: the input is read once as a config file and once as a list of
  * environment entries (one per line), then the serve checks run and the withdraw_* defaults are
  * read as withdrawals_register reads them at start-up. Nothing may crash or leak, and a policy
- * accepted from the settings must hold the bounds storage/policy.h promises. */
+ * accepted from the settings must hold the bounds storage/policy.h promises (and the fee fraction
+ * its range). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void)config_validate_serve(&c, err, sizeof(err));
     check_policies(&c);
     if (c.nlisten < 1 || c.nlisten > CONFIG_MAX_LISTEN)
+        abort();
+    /* The fraction fee cap is a whole number of parts per million, never above the amount. */
+    if (c.withdraw_max_fee_ppm < 0 || c.withdraw_max_fee_ppm > 1000000)
         abort();
     config_dispose(&c);
 

@@ -14,6 +14,7 @@
 #include "core/fault.h"
 #include "core/hashmap.h"
 #include "core/ids.h"
+#include "core/invoice_match.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "storage/tips.h"
@@ -115,44 +116,56 @@ static void store_tip(struct tip_create *tc)
     tips_insert(tc->call->env->pg, &n, on_inserted, tc);
 }
 
-/* Accepts the node's invoice only if it is the one this tip asked for. */
-static int take_invoice(struct tip_create *tc, json_t *result)
+/* Accepts the node's invoice only if it is the one this tip asked for: its payment hash, the
+ * node's currency, the tip's asset (the configured UDT script for USDI, none for CKB) and amount.
+ * 0 when taken; otherwise the mismatch (INVOICE_MATCH_HASH also for an answer that does not
+ * decode, which is no invoice of ours either). */
+static enum invoice_mismatch take_invoice(struct tip_create *tc, json_t *result)
 {
     struct fnn_invoice inv;
     char err[128];
-    if (fnn_invoice_decode(result, &inv, err, sizeof err) != 0 || inv.invoice_address == NULL) {
+    int bad = fnn_invoice_decode(result, &inv, err, sizeof err) != 0;
+    if (bad || inv.invoice_address == NULL) {
         log_event(LOG_WARN, "tip.create.bad_node_answer", "tip_id=%s error=\"%s\"", tc->tip_id,
-                  err);
-        return -1;
+                  bad ? err : "no invoice_address");
+        return INVOICE_MATCH_HASH;
     }
-    if (strcmp(inv.payment_hash, tc->payment_hash) != 0) {
-        log_event(LOG_ERROR, "tip.create.hash_mismatch", "tip_id=%s", tc->tip_id);
-        return -1;
+    struct invoice_expect want = {
+        .payment_hash = tc->payment_hash,
+        .currency = tc->call->env->cfg->fnn_currency,
+        .asset = tc->p.asset,
+        .amount = (uint64_t)tc->p.amount,
+    };
+    enum invoice_mismatch m = invoice_match(&inv, &want);
+    if (m != INVOICE_MATCH_OK) {
+        log_event(LOG_WARN, "tip.create.invoice_mismatch", "tip_id=%s asset=%s mismatch=%s",
+                  tc->tip_id, tc->p.asset->code, invoice_mismatch_name(m));
+        return m;
     }
-    if (!inv.has_amount || inv.amount != (uint64_t)tc->p.amount)
-        return 1;
     tc->invoice = xstrdup(inv.invoice_address);
     tc->expires_at = inv.has_expiry ? (int64_t)(inv.timestamp_ms / 1000 + inv.expiry_s)
                                     : (int64_t)time(NULL) + tc->call->env->cfg->invoice_expiry;
-    return 0;
+    return INVOICE_MATCH_OK;
 }
 
 static void on_existing_invoice(void *ctx, const struct fnn_result *res)
 {
     struct tip_create *tc = ctx;
     if (res->outcome != FNN_OK) {
+        /* No invoice for this hash either: the node refused the create for another reason. */
         create_fail(tc, API_ERR_INTERNAL, NODE_UNAVAILABLE);
         return;
     }
-    int r = take_invoice(tc, res->result);
-    if (r == 1) {
-        /* The node holds this tip id's invoice for another amount: an earlier create with the
-         * same clientRequestId and other params whose row never committed. */
-        create_fail(tc, API_ERR_IDEMPOTENCY, NULL);
+    enum invoice_mismatch m = take_invoice(tc, res->result);
+    if (m == INVOICE_MATCH_HASH) {
+        create_fail(tc, API_ERR_INTERNAL, NULL);
         return;
     }
-    if (r != 0) {
-        create_fail(tc, API_ERR_INTERNAL, NULL);
+    if (m != INVOICE_MATCH_OK) {
+        /* The node holds this tip id's invoice for another asset or amount: an earlier create
+         * with the same clientRequestId and other params whose row never committed (or is
+         * committing now). Accepting it would credit one asset for a payment in another. */
+        create_fail(tc, API_ERR_IDEMPOTENCY, NULL);
         return;
     }
     store_tip(tc);
@@ -161,7 +174,13 @@ static void on_existing_invoice(void *ctx, const struct fnn_result *res)
 static void on_new_invoice(void *ctx, const struct fnn_result *res)
 {
     struct tip_create *tc = ctx;
-    if (res->outcome == FNN_PERMANENT && strcmp(res->message, "invoice already exists") == 0) {
+    if (res->outcome == FNN_PERMANENT) {
+        /* The payment hash is derived from the tip id, so a refused create may be a retry
+         * meeting its own earlier invoice. Whatever the node's wording ("invoice already
+         * exists" today), ask it whether that invoice exists; if it does not, the refusal
+         * stands. */
+        log_event(LOG_INFO, "tip.create.node_refused", "tip_id=%s code=%d", tc->tip_id,
+                  res->rpc_code);
         json_t *p = json_pack("{s:s}", "payment_hash", tc->payment_hash);
         fnn_call(tc->call->env->fnn, "get_invoice", p, 0, on_existing_invoice, tc);
         return;
@@ -172,7 +191,7 @@ static void on_new_invoice(void *ctx, const struct fnn_result *res)
         create_fail(tc, API_ERR_INTERNAL, NODE_UNAVAILABLE);
         return;
     }
-    if (take_invoice(tc, res->result) != 0) {
+    if (take_invoice(tc, res->result) != INVOICE_MATCH_OK) {
         create_fail(tc, API_ERR_INTERNAL, NULL);
         return;
     }

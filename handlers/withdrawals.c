@@ -3,18 +3,22 @@
  * call. A request with a clientRequestId gets an id derived from (app, clientRequestId), and a
  * fingerprint of its params, so a retry meets its own row (answered as it is now) and a reuse with
  * other params is told apart (-32009); the retry is answered before the node is asked again, so an
- * invoice that expired since the first attempt does not turn a done request into a refusal. */
+ * invoice that expired since the first attempt does not turn a done request into a refusal. A
+ * request without one is deduplicated by the balance gate instead (the same user, asset, amount
+ * and payment request within 120 s: answered with the first withdrawal, "deduplicated": true).
+ * The routing fee cap (the lesser of the policy's absolute cap and withdraw_max_fee_ppm of the
+ * amount) is computed in the database, quoted as maxFee and stored on the row for the runner. */
 #include "handlers/withdrawals.h"
 
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "core/amount.h"
 #include "core/crypto.h"
+#include "core/invoice_match.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "storage/policy.h"
@@ -234,102 +238,9 @@ static int job_parse(struct wd_job *j)
 
 /* ---- the destination, checked with the node ---- */
 
-/* The udt_script attribute of a decoded invoice (hex molecule), NULL when it has none. */
-static const char *invoice_udt_script(json_t *result)
-{
-    json_t *attrs =
-        json_object_get(json_object_get(json_object_get(result, "invoice"), "data"), "attrs");
-    size_t i;
-    json_t *attr;
-    json_array_foreach (attrs, i, attr) {
-        json_t *v = json_object_get(attr, "udt_script");
-        if (v == NULL)
-            v = json_object_get(attr, "UdtScript");
-        if (json_is_string(v))
-            return json_string_value(v);
-    }
-    return NULL;
-}
-
-static const char *skip_0x(const char *s)
-{
-    return strncmp(s, "0x", 2) == 0 ? s + 2 : s;
-}
-
-/* The molecule encoding of a Script {code_hash, hash_type, args} as FNN puts it in an invoice's
- * udt_script attribute: a table of three fields (header: total size and three offsets, u32 LE),
- * Byte32, one hash-type byte, and Bytes (u32 LE length, then the bytes). Lowercase hex without
- * 0x, malloc'd; NULL when the script is not well-formed. */
-static char *script_molecule_hex(json_t *script)
-{
-    static const struct {
-        const char *name;
-        uint8_t byte;
-    } hash_types[] = {{"data", 0}, {"type", 1}, {"data1", 2}, {"data2", 4}};
-    const char *code_hash = json_string_value(json_object_get(script, "code_hash"));
-    const char *hash_type = json_string_value(json_object_get(script, "hash_type"));
-    const char *args = json_string_value(json_object_get(script, "args"));
-    if (code_hash == NULL || hash_type == NULL || args == NULL)
-        return NULL;
-    code_hash = skip_0x(code_hash);
-    args = skip_0x(args);
-    size_t args_len = strlen(args) / 2;
-    if (strlen(code_hash) != 64 || strlen(args) % 2 != 0 || args_len > 1u << 20)
-        return NULL;
-    int ht = -1;
-    for (size_t i = 0; i < FL_ARRAY_LEN(hash_types); i++) {
-        if (strcmp(hash_type, hash_types[i].name) == 0)
-            ht = hash_types[i].byte;
-    }
-    if (ht < 0)
-        return NULL;
-    size_t total = 16 + 32 + 1 + 4 + args_len;
-    uint8_t *m = xmalloc(total);
-    uint32_t header[4] = {(uint32_t)total, 16, 48, 49};
-    for (int i = 0; i < 4; i++)
-        for (int b = 0; b < 4; b++)
-            m[4 * i + b] = (uint8_t)(header[i] >> (8 * b));
-    for (int b = 0; b < 4; b++)
-        m[49 + b] = (uint8_t)((uint32_t)args_len >> (8 * b));
-    m[48] = (uint8_t)ht;
-    char *out = NULL;
-    if (hex_decode(code_hash, 64, m + 16, 32) == 0 &&
-        (args_len == 0 || hex_decode(args, 2 * args_len, m + 53, args_len) == 0)) {
-        out = xmalloc(2 * total + 1);
-        hex_encode(m, total, out);
-    }
-    free(m);
-    return out;
-}
-
-/* 0 when the invoice pays in the job's asset; -1 with a message otherwise. */
-static int check_invoice_asset(struct wd_job *j, json_t *result)
-{
-    const char *udt = invoice_udt_script(result);
-    const struct asset *a = j->p.asset;
-    if (a->udt_type_script == NULL) {
-        if (udt == NULL)
-            return 0;
-        snprintf(j->message, sizeof j->message, "payment request is for a UDT, not %s", a->code);
-        return -1;
-    }
-    if (udt == NULL) {
-        snprintf(j->message, sizeof j->message, "payment request is for CKB, not %s", a->code);
-        return -1;
-    }
-    char *want = script_molecule_hex(a->udt_type_script);
-    int same = want != NULL && strcasecmp(want, skip_0x(udt)) == 0;
-    free(want);
-    if (!same) {
-        snprintf(j->message, sizeof j->message, "payment request is for another UDT than %s",
-                 a->code);
-        return -1;
-    }
-    return 0;
-}
-
 /* API.md: right currency, not expired, the asset's UDT (or none for CKB), amount present and equal
- * to the requested amount. 0 with the payment hash stored, or -1 with the reason in j->message. */
+ * to the requested amount (core/invoice_match.h judges all but the expiry). 0 with the payment
+ * hash stored, or -1 with the reason in j->message. */
 static int check_invoice(struct wd_job *j, json_t *result)
 {
     const struct config *cfg = j->call->env->cfg;
@@ -340,7 +251,10 @@ static int check_invoice(struct wd_job *j, json_t *result)
         snprintf(j->message, sizeof j->message, "payment request could not be decoded: %s", err);
         return -1;
     }
-    if (strcmp(inv.currency, cfg->fnn_currency) != 0) {
+    struct invoice_expect expect = {
+        .currency = cfg->fnn_currency, .asset = a, .amount = (uint64_t)j->p.amount};
+    enum invoice_mismatch m = invoice_match(&inv, &expect);
+    if (m == INVOICE_MATCH_CURRENCY) {
         snprintf(j->message, sizeof j->message,
                  "payment request is for currency %s; this hub pays on %s (wrong currency)",
                  inv.currency, cfg->fnn_currency);
@@ -354,24 +268,37 @@ static int check_invoice(struct wd_job *j, json_t *result)
         snprintf(j->message, sizeof j->message, "payment request has expired");
         return -1;
     }
-    /* The asset first: an amount in another asset's units means nothing. */
-    if (check_invoice_asset(j, result) != 0)
-        return -1;
     amount_text(j->p.amount, a->decimals, want);
-    if (!inv.has_amount) {
+    switch (m) {
+    case INVOICE_MATCH_OK:
+        memcpy(j->payment_hash, inv.payment_hash, sizeof j->payment_hash);
+        return 0;
+    case INVOICE_MATCH_UDT_FOR_CKB:
+        snprintf(j->message, sizeof j->message, "payment request is for a UDT, not %s", a->code);
+        break;
+    case INVOICE_MATCH_CKB_FOR_UDT:
+        snprintf(j->message, sizeof j->message, "payment request is for CKB, not %s", a->code);
+        break;
+    case INVOICE_MATCH_OTHER_UDT:
+        snprintf(j->message, sizeof j->message, "payment request is for another UDT than %s",
+                 a->code);
+        break;
+    case INVOICE_MATCH_NO_AMOUNT:
         snprintf(j->message, sizeof j->message,
                  "payment request has no amount; it must ask for exactly %s %s", want, a->code);
-        return -1;
-    }
-    if (inv.amount != (uint64_t)j->p.amount) {
+        break;
+    case INVOICE_MATCH_AMOUNT:
         invoice_amount_text(inv.amount, a->decimals, got);
         snprintf(j->message, sizeof j->message,
                  "payment request amount %s %s does not match the requested amount %s %s", got,
                  a->code, want, a->code);
-        return -1;
+        break;
+    default:
+        snprintf(j->message, sizeof j->message, "payment request does not fit %s: %s", a->code,
+                 invoice_mismatch_describe(m));
+        break;
     }
-    memcpy(j->payment_hash, inv.payment_hash, sizeof j->payment_hash);
-    return 0;
+    return -1;
 }
 
 /* Outcome of the node's parse_invoice: 1 valid, 0 invalid (j->message says why), -1 the node
@@ -411,14 +338,15 @@ static void on_quote_figures(void *ctx, enum pg_outcome outcome, const struct wi
         return;
     }
     int d = j->p.asset->decimals;
-    /* The hub bears the routing fee (ARCHITECTURE.md 4): the author receives the whole amount. */
-    json_t *result =
-        json_pack("{s:s, s:o, s:o, s:o, s:o, s:s, s:o, s:b, s:o}", "asset", j->p.asset->code,
-                  "amount", amount_json(j->p.amount, d), "minimumAmount",
-                  amount_json(f->min_amount, d), "availableBalance", amount_json(f->available, d),
-                  "lockedBalance", amount_json(f->locked, d), "networkFee", "0", "receiveAmount",
-                  amount_json(j->p.amount, d), "destinationValid", j->dest_valid,
-                  "validationMessage", j->dest_valid ? json_null() : json_string(j->message));
+    /* The hub bears the routing fee (ARCHITECTURE.md 4): the author receives the whole amount.
+     * maxFee is the most the hub will pay to route it (the row's cap if requested now). */
+    json_t *result = json_pack(
+        "{s:s, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:b, s:o}", "asset", j->p.asset->code, "amount",
+        amount_json(j->p.amount, d), "minimumAmount", amount_json(f->min_amount, d),
+        "availableBalance", amount_json(f->available, d), "lockedBalance",
+        amount_json(f->locked, d), "networkFee", "0", "maxFee", amount_json(f->max_fee, d),
+        "receiveAmount", amount_json(j->p.amount, d), "destinationValid", j->dest_valid,
+        "validationMessage", j->dest_valid ? json_null() : json_string(j->message));
     rpc_reply(j->call, result);
     job_free(j);
 }
@@ -426,7 +354,8 @@ static void on_quote_figures(void *ctx, enum pg_outcome outcome, const struct wi
 static void quote_figures(struct wd_job *j)
 {
     withdrawals_figures(j->call->env->pg, j->call->app_id, j->p.user_id, j->p.asset->code,
-                        &j->defaults, on_quote_figures, j);
+                        j->p.amount, &j->defaults, j->call->env->cfg->withdraw_max_fee_ppm,
+                        on_quote_figures, j);
 }
 
 static void on_quote_parsed(void *ctx, const struct fnn_result *res)
@@ -559,6 +488,16 @@ static void on_verdict(void *ctx, enum pg_outcome outcome, const struct withdraw
         job_free(j);
         return;
     }
+    if (strcmp(v->outcome, "DEDUPLICATED") == 0 && v->withdrawal_id != NULL &&
+        v->existing_state != NULL) {
+        /* A double click or a retry without clientRequestId: the first one's answer, marked. */
+        log_event(LOG_INFO, "withdrawal.deduplicated", "id=%s app_id=%s asset=%s amount=%" PRId64,
+                  v->withdrawal_id, j->call->app_id, j->p.asset->code, j->p.amount);
+        rpc_reply(j->call, json_pack("{s:s, s:s, s:b}", "id", v->withdrawal_id, "state",
+                                     v->existing_state, "deduplicated", 1));
+        job_free(j);
+        return;
+    }
     if (strcmp(v->outcome, "EXISTING") == 0) {
         /* Another request with this clientRequestId committed first. */
         withdrawals_get(j->call->env->pg, j->call->app_id,
@@ -595,6 +534,7 @@ static void on_request_parsed(void *ctx, const struct fnn_result *res)
         .client_request_id = j->p.client_request_id,
         .request_hash = j->request_hash,
         .defaults = &j->defaults,
+        .fee_ppm = j->call->env->cfg->withdraw_max_fee_ppm,
     };
     withdrawals_request(j->call->env->pg, &n, on_verdict, j);
 }
@@ -688,10 +628,11 @@ static void on_status_row(void *ctx, enum pg_outcome outcome, const struct withd
     int completed = strcmp(w->state, "COMPLETED") == 0;
     int retrying = strcmp(w->state, "RETRY_PENDING") == 0;
     json_t *result =
-        json_pack("{s:s, s:s, s:o, s:s, s:o, s:o, s:i, s:o, s:o, s:o, s:o}", "id", w->id, "state",
-                  w->state, "amount", amount_json(w->amount, d), "asset", w->asset, "fee",
-                  completed && w->has_fee ? amount_json(w->fee, d) : json_null(), "paymentHash",
-                  string_or_null(w->payment_hash), "retryCount", w->retry_count, "nextRetryAt",
+        json_pack("{s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:i, s:o, s:o, s:o, s:o}", "id", w->id,
+                  "state", w->state, "amount", amount_json(w->amount, d), "asset", w->asset, "fee",
+                  completed && w->has_fee ? amount_json(w->fee, d) : json_null(), "maxFee",
+                  amount_json(w->max_fee_amount, d), "paymentHash", string_or_null(w->payment_hash),
+                  "retryCount", w->retry_count, "nextRetryAt",
                   retrying ? string_or_null(w->next_attempt_at) : json_null(), "failureReason",
                   string_or_null(w->failure_reason), "createdAt", string_or_null(w->created_at),
                   "completedAt", string_or_null(w->completed_at));

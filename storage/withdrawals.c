@@ -14,6 +14,7 @@
 #define WITHDRAWAL_COLUMNS                                                                         \
     "w.id, w.app_id, w.user_id, w.asset, w.amount, w.payment_request, w.payment_hash, "            \
     "w.client_request_id, w.request_hash, w.state, w.fee, w.retry_count, w.failure_reason, "       \
+    "w.max_fee_amount, "                                                                           \
     TS("w.next_attempt_at") " AS next_attempt_at, "                                                \
     TS("w.created_at") " AS created_at, "                                                          \
     TS("w.completed_at") " AS completed_at"
@@ -46,6 +47,7 @@ static int withdrawal_from_row(PGresult *res, struct withdrawal *w)
     w->request_hash = pg_value(res, 0, "request_hash");
     w->state = pg_value(res, 0, "state");
     w->fee = int_value(res, "fee", &w->has_fee);
+    w->max_fee_amount = int_value(res, "max_fee_amount", NULL);
     w->retry_count = (int)int_value(res, "retry_count", NULL);
     w->next_attempt_at = pg_value(res, 0, "next_attempt_at");
     w->failure_reason = pg_value(res, 0, "failure_reason");
@@ -115,6 +117,7 @@ static void on_request(void *ctx, enum pg_outcome outcome, PGresult *res)
         return;
     }
     v.withdrawal_id = pg_value(res, 0, "withdrawal_id");
+    v.existing_state = pg_value(res, 0, "existing_state");
     v.available = int_value(res, "available", NULL);
     v.requested = int_value(res, "requested", NULL);
     v.shortfall = int_value(res, "shortfall", &v.has_shortfall);
@@ -127,7 +130,8 @@ struct pg_query *withdrawals_request(struct pg_pool *pool, const struct withdraw
                                      withdrawals_request_cb cb, void *ctx)
 {
     const struct withdrawal_policy *d = n->defaults;
-    char amount[24], min[24], max[24], user_daily[24], app_daily[24], cooldown[16], max_fee[24];
+    char amount[24], min[24], max[24], user_daily[24], app_daily[24], cooldown[16], max_fee[24],
+        fee_ppm[16];
     snprintf(amount, sizeof amount, "%" PRId64, n->amount);
     snprintf(min, sizeof min, "%" PRId64, d->min_amount);
     snprintf(max, sizeof max, "%" PRId64, d->max_per_request);
@@ -135,7 +139,8 @@ struct pg_query *withdrawals_request(struct pg_pool *pool, const struct withdraw
     snprintf(app_daily, sizeof app_daily, "%" PRId64, d->per_app_daily);
     snprintf(cooldown, sizeof cooldown, "%d", d->cooldown_seconds);
     snprintf(max_fee, sizeof max_fee, "%" PRId64, d->max_fee_amount);
-    const char *params[16] = {n->id,
+    snprintf(fee_ppm, sizeof fee_ppm, "%d", n->fee_ppm);
+    const char *params[17] = {n->id,
                               n->app_id,
                               n->user_id,
                               n->asset,
@@ -150,14 +155,15 @@ struct pg_query *withdrawals_request(struct pg_pool *pool, const struct withdraw
                               user_daily,
                               app_daily,
                               cooldown,
-                              max_fee};
+                              max_fee,
+                              fee_ppm};
     struct request_req *r;
     struct pg_query *q = pg_query_wrap(
         pool,
         "SELECT * FROM fl_withdrawal_request($1::uuid, $2, $3, $4, $5::bigint, $6, $7, $8, $9, "
         "$10::boolean, $11::bigint, $12::bigint, $13::bigint, $14::bigint, $15::integer, "
-        "$16::bigint)",
-        16, params, 0, on_request, sizeof *r, (void **)&r);
+        "$16::bigint, $17::integer)",
+        17, params, 0, on_request, sizeof *r, (void **)&r);
     r->cb = cb;
     r->ctx = ctx;
     return q;
@@ -181,30 +187,38 @@ static void on_figures(void *ctx, enum pg_outcome outcome, PGresult *res)
         .min_amount = int_value(res, "min_amount", NULL),
         .available = int_value(res, "available", NULL),
         .locked = int_value(res, "locked", NULL),
+        .max_fee = int_value(res, "max_fee", NULL),
     };
     r->cb(r->ctx, PG_OK, &f);
 }
 
 struct pg_query *withdrawals_figures(struct pg_pool *pool, const char *app_id, const char *user_id,
-                                     const char *asset, const struct withdrawal_policy *defaults,
+                                     const char *asset, int64_t amount,
+                                     const struct withdrawal_policy *defaults, int fee_ppm,
                                      withdrawals_figures_cb cb, void *ctx)
 {
-    char min[24];
+    char min[24], amount_text[24], max_fee[24], ppm[16];
     snprintf(min, sizeof min, "%" PRId64, defaults->min_amount);
-    const char *params[5] = {app_id, user_id, asset, defaults->allowed ? "true" : "false", min};
+    snprintf(amount_text, sizeof amount_text, "%" PRId64, amount);
+    snprintf(max_fee, sizeof max_fee, "%" PRId64, defaults->max_fee_amount);
+    snprintf(ppm, sizeof ppm, "%d", fee_ppm);
+    const char *params[8] = {app_id, user_id,     asset,   defaults->allowed ? "true" : "false",
+                             min,    amount_text, max_fee, ppm};
     struct figures_req *r;
     /* fl_balance of a missing account (NULL) sums nothing: 0, and nothing is created. */
     struct pg_query *q = pg_query_wrap(
         pool,
         "SELECT coalesce(p.allowed, $4::boolean) AS allowed, "
         "coalesce(p.min_amount, $5::bigint) AS min_amount, "
+        "fl_withdrawal_fee_cap($6::bigint, coalesce(p.max_fee_amount, $7::bigint), $8::integer) "
+        "AS max_fee, "
         "coalesce(fl_balance((SELECT a.id FROM accounts a WHERE a.app_id = $1 AND a.kind = 'USER' "
         "AND a.user_id = $2 AND a.asset = $3)), 0) AS available, "
         "(SELECT coalesce(sum(w.amount), 0) FROM withdrawals w WHERE w.app_id = $1 "
         "AND w.user_id = $2 AND w.asset = $3 "
         "AND w.state IN ('PENDING', 'PROCESSING', 'RETRY_PENDING')) AS locked "
         "FROM (SELECT 1) one LEFT JOIN withdrawal_policies p ON p.app_id = $1 AND p.asset = $3",
-        5, params, 0, on_figures, sizeof *r, (void **)&r);
+        8, params, 0, on_figures, sizeof *r, (void **)&r);
     r->cb = cb;
     r->ctx = ctx;
     return q;

@@ -24,7 +24,8 @@ struct withdrawal {
     const char *request_hash;      /* hex sha256 fingerprint of the request params */
     const char *state;             /* PENDING | PROCESSING | RETRY_PENDING | COMPLETED | FAILED */
     int has_fee;
-    int64_t fee; /* routing fee paid, set when COMPLETED */
+    int64_t fee;            /* routing fee paid, set when COMPLETED */
+    int64_t max_fee_amount; /* routing fee cap the runner gives send_payment */
     int retry_count;
     const char *next_attempt_at;
     const char *failure_reason; /* NULL unless FAILED */
@@ -49,19 +50,24 @@ struct withdrawal_new {
     const char *client_request_id; /* may be NULL */
     const char *request_hash;
     const struct withdrawal_policy *defaults; /* applied when the app has no policy row */
+    int fee_ppm; /* withdraw_max_fee_ppm: the row's fee cap is the lesser of the policy's
+                  * max_fee_amount and amount × fee_ppm / 10^6 (fl_withdrawal_fee_cap) */
 };
 
 /* What the balance gate decided. */
 struct withdrawal_verdict {
     /* "CREATED", "EXISTING" (clientRequestId already used: compare request_hash of
-     * withdrawal_id), a refusal reason of API.md (ASSET_NOT_ALLOWED, AMOUNT_BELOW_MINIMUM,
-     * MAX_PER_REQUEST_EXCEEDED, PER_USER_DAILY_LIMIT_EXCEEDED, PER_APP_DAILY_LIMIT_EXCEEDED,
-     * COOLDOWN_ACTIVE, INSUFFICIENT_FUNDS), or "PAYMENT_HASH_IN_USE": a live withdrawal already
-     * pays the same invoice (the unique index withdrawals_live_hash_idx refused the row; nothing
-     * was written). */
+     * withdrawal_id), "DEDUPLICATED" (no clientRequestId, and an identical request — same user,
+     * asset, amount and payment request — made withdrawal_id less than 120 s ago and it has not
+     * FAILED: nothing was written), a refusal reason of API.md (ASSET_NOT_ALLOWED,
+     * AMOUNT_BELOW_MINIMUM, MAX_PER_REQUEST_EXCEEDED, PER_USER_DAILY_LIMIT_EXCEEDED,
+     * PER_APP_DAILY_LIMIT_EXCEEDED, COOLDOWN_ACTIVE, INSUFFICIENT_FUNDS), or "PAYMENT_HASH_IN_USE":
+     * a live withdrawal already pays the same invoice (the unique index withdrawals_live_hash_idx
+     * refused the row; nothing was written). */
     const char *outcome;
-    const char *withdrawal_id; /* CREATED / EXISTING; NULL otherwise */
-    int64_t available;         /* the user's ledger balance (after the reservation if CREATED) */
+    const char *withdrawal_id;  /* CREATED / EXISTING / DEDUPLICATED; NULL otherwise */
+    const char *existing_state; /* the state of withdrawal_id (CREATED: PENDING) */
+    int64_t available;          /* the user's ledger balance (after the reservation if CREATED) */
     int64_t requested;
     int has_shortfall, has_limit, has_retry_after;
     int64_t shortfall;
@@ -71,8 +77,9 @@ struct withdrawal_verdict {
 /* v is NULL unless outcome is PG_OK. */
 typedef void (*withdrawals_request_cb)(void *ctx, enum pg_outcome outcome,
                                        const struct withdrawal_verdict *v);
-/* One call of fl_withdrawal_request: under the app's and the user's advisory locks, idempotency,
- * policy, available ≥ amount, then the PENDING row and the reservation user → in flight. */
+/* One call of fl_withdrawal_request: under the app's and the user's advisory locks, idempotency
+ * (clientRequestId, or the 120 s dedupe of identical requests without one), policy, available ≥
+ * amount, then the PENDING row and the reservation user → in flight. */
 struct pg_query *withdrawals_request(struct pg_pool *pool, const struct withdrawal_new *n,
                                      withdrawals_request_cb cb, void *ctx);
 
@@ -82,12 +89,15 @@ struct withdrawal_figures {
     int64_t min_amount; /* effective policy */
     int64_t available;  /* the user's ledger balance */
     int64_t locked;     /* the user's withdrawals PENDING, PROCESSING or RETRY_PENDING */
+    int64_t max_fee;    /* routing fee cap for the amount asked: fl_withdrawal_fee_cap */
 };
 typedef void (*withdrawals_figures_cb)(void *ctx, enum pg_outcome outcome,
                                        const struct withdrawal_figures *f);
-/* Writes nothing (no ledger account is created for a user who has none: balance 0). */
+/* Writes nothing (no ledger account is created for a user who has none: balance 0). amount and
+ * fee_ppm give max_fee, the cap a request for amount would be stored with. */
 struct pg_query *withdrawals_figures(struct pg_pool *pool, const char *app_id, const char *user_id,
-                                     const char *asset, const struct withdrawal_policy *defaults,
+                                     const char *asset, int64_t amount,
+                                     const struct withdrawal_policy *defaults, int fee_ppm,
                                      withdrawals_figures_cb cb, void *ctx);
 
 #endif

@@ -19,6 +19,7 @@
 #include "core/amount.h"
 #include "core/fault.h"
 #include "core/hashmap.h"
+#include "core/invoice_match.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "storage/payouts.h"
@@ -170,25 +171,6 @@ struct payout_decision withdrawals_decide(enum payout_stage stage, enum payout_a
     default:
         return act(PAYOUT_ACT_RETRY, NULL);
     }
-}
-
-const char *withdrawals_invoice_mismatch(const struct fnn_invoice *inv, int inv_has_udt,
-                                         const char *currency, const char *payment_hash,
-                                         const char *asset, int64_t amount)
-{
-    char stored[67];
-    if (fnn_hash256_normalize(payment_hash, stored) != 0 || strcmp(stored, inv->payment_hash) != 0)
-        return "invoice payment hash differs from the one recorded";
-    if (currency != NULL && strcmp(inv->currency, currency) != 0)
-        return "invoice currency is not the node's";
-    if (!inv->has_amount)
-        return "invoice has no amount";
-    if (amount <= 0 || inv->amount != (uint64_t)amount)
-        return "invoice amount differs from the withdrawal";
-    int udt_asset = strcmp(asset, "CKB") != 0;
-    if (inv_has_udt != udt_asset)
-        return udt_asset ? "invoice is not payable in the UDT" : "invoice asks for a UDT, not CKB";
-    return NULL;
 }
 
 /* ---- jobs ---- */
@@ -420,19 +402,6 @@ static void mark_then_send(struct job *j)
     j->query = payouts_mark_sending(j->runner->pg, j->id, on_marked, j);
 }
 
-static int invoice_has_udt(json_t *result)
-{
-    json_t *attrs =
-        json_object_get(json_object_get(json_object_get(result, "invoice"), "data"), "attrs");
-    size_t i;
-    json_t *a;
-    json_array_foreach (attrs, i, a) {
-        if (json_object_get(a, "udt_script") != NULL || json_object_get(a, "UdtScript") != NULL)
-            return 1;
-    }
-    return 0;
-}
-
 static void on_parse(void *ctx, const struct fnn_result *res)
 {
     struct job *j = ctx;
@@ -456,11 +425,27 @@ static void on_parse(void *ctx, const struct fnn_result *res)
         retry(j, error);
         return;
     }
-    const char *mismatch =
-        withdrawals_invoice_mismatch(&inv, invoice_has_udt(res->result), r->cfg->fnn_currency,
-                                     j->payment_hash, j->asset, j->amount);
-    if (mismatch != NULL) {
-        fail(j, "INVALID_DESTINATION", mismatch);
+    /* Still the invoice recorded at request time, payable in this asset: the configured type
+     * script for a UDT (not just any udt_script), none for CKB. */
+    struct asset asset = {.code = j->asset,
+                          .udt_type_script = strcmp(j->asset, "CKB") != 0 ? r->udt_script : NULL};
+    struct invoice_expect want = {.payment_hash = j->payment_hash,
+                                  .currency = r->cfg->fnn_currency,
+                                  .asset = &asset,
+                                  .amount = j->amount > 0 ? (uint64_t)j->amount : 0};
+    enum invoice_mismatch m = invoice_match(&inv, &want);
+    if (m == INVOICE_MATCH_OK && j->amount <= 0)
+        m = INVOICE_MATCH_AMOUNT;
+    if (m == INVOICE_MATCH_ASSET_UNKNOWN) {
+        /* The hub cannot judge (or pay) the invoice until the asset is configured again; the
+         * invoice is not at fault, so nothing is refunded and nothing is sent. */
+        retry(j, "asset is not configured on this hub");
+        return;
+    }
+    if (m != INVOICE_MATCH_OK) {
+        snprintf(error, sizeof error, "%s (%s)", invoice_mismatch_describe(m),
+                 invoice_mismatch_name(m));
+        fail(j, "INVALID_DESTINATION", error);
         return;
     }
     if (r->stopped) {

@@ -107,11 +107,4 @@ struct payout_decision withdrawals_decide(enum payout_stage stage, enum payout_a
                                           enum fnn_payment_status status, int retry_count,
                                           int budget);
 
-/* Checks a parse_invoice answer against the withdrawal: NULL when it is the invoice recorded at
- * request time and payable for this asset, else a short reason (for last_error). inv_has_udt: the
- * invoice carries a udt_script attribute. */
-const char *withdrawals_invoice_mismatch(const struct fnn_invoice *inv, int inv_has_udt,
-                                         const char *currency, const char *payment_hash,
-                                         const char *asset, int64_t amount);
-
 #endif

@@ -22,6 +22,11 @@
  *       failed_error `error` (default "Failed to build route, PathFind error: no path found").
  *   sim_set_latency {ms}        every later FNN answer is delayed by ms.
  *   sim_advance_clock {seconds} moves the simulated clock forward (invoice expiry) → {now}.
+ *   sim_set_route_fee {ppm}     every later send_payment's route costs ppm parts per million of
+ *       the amount (default 1000 = 0.1 %). A route dearer than the call's max_fee_amount is not
+ *       taken, as FNN's path finder does: a dry run is refused, a send makes a session that ends
+ *       Failed ("Failed to build route, PathFind error: no path found within max_fee_amount X
+ *       (route fee Y)"; the figures are the sim's addition to FNN's text). Nothing is paid.
  *   sim_stats {}                → {calls: {method: count}} for every method received.
  *   sim_get_payments {}         → {payments: [{payment_hash, status, sessions, amount, fee,
  *       failed_error, ...}]}: every payment session with its number of send_payment sessions, so

@@ -561,9 +561,20 @@ static int m_send_payment(struct sim_store *s, json_t *obj, const struct sim_rpc
         }
     }
 
-    uint64_t fee = amount / 1000; /* a plausible routing fee: 0.1 % */
-    if (has_max_fee && fee > max_fee)
-        fee = max_fee;
+    /* Every route costs route_fee_ppm of the amount (0.1 % unless sim_set_route_fee). As FNN's
+     * path finder does, a route dearer than max_fee_amount is not taken: the payment fails with
+     * no path found, and nothing is paid. FNN's text gives no figures; the sim adds them. */
+    uint64_t fee = (uint64_t)((unsigned __int128)amount * sim_store_route_fee_ppm(s) / 1000000u);
+    char too_dear[256] = "";
+    if (has_max_fee && fee > max_fee) {
+        char fee_hex[24], max_hex[24];
+        u128hex_encode(fee, fee_hex);
+        u128hex_encode(max_fee, max_hex);
+        snprintf(too_dear, sizeof too_dear,
+                 "Failed to build route, PathFind error: no path found within max_fee_amount %s "
+                 "(route fee %s)",
+                 max_hex, fee_hex);
+    }
     struct sim_payment *p = sim_store_payment(s, hash);
     if (p != NULL && p->status != SIM_PAY_FAILED) {
         char h[67];
@@ -574,6 +585,8 @@ static int m_send_payment(struct sim_store *s, json_t *obj, const struct sim_rpc
                          h, sim_pay_status_name(p->status));
     }
     if (dry_run) {
+        if (too_dear[0] != '\0')
+            return fail_call(err, obj, "%s", too_dear);
         struct sim_payment tmp = {.status = SIM_PAY_CREATED, .fee = fee};
         memcpy(tmp.payment_hash, hash, 32);
         tmp.created_at_ms = tmp.last_updated_at_ms = sim_store_now_ms(s);
@@ -591,7 +604,9 @@ static int m_send_payment(struct sim_store *s, json_t *obj, const struct sim_rpc
     free(p->failed_error);
     p->failed_error = NULL;
     free(p->fail_with);
-    p->fail_with = opts != NULL && opts->fail_payment != NULL ? xstrdup(opts->fail_payment) : NULL;
+    p->fail_with = too_dear[0] != '\0'                          ? xstrdup(too_dear)
+                   : opts != NULL && opts->fail_payment != NULL ? xstrdup(opts->fail_payment)
+                                                                : NULL;
     *res = payment_result(p);
     return 0;
 }
@@ -745,6 +760,17 @@ static int m_sim_advance_clock(struct sim_store *s, json_t *obj, json_t **res,
     return 0;
 }
 
+static int m_sim_set_route_fee(struct sim_store *s, json_t *obj, json_t **res,
+                               struct sim_rpc_error *err)
+{
+    uint64_t ppm = 0;
+    if (sim_rpc_uint(obj, "ppm", 1, 1, &ppm, err) < 0)
+        return -1;
+    sim_store_set_route_fee_ppm(s, ppm);
+    *res = json_object();
+    return 0;
+}
+
 static int m_sim_get_payments(struct sim_store *s, json_t *obj, json_t **res,
                               struct sim_rpc_error *err)
 {
@@ -781,6 +807,7 @@ static const struct {
     {"sim_new_external_invoice", m_sim_new_external_invoice},
     {"sim_advance_clock", m_sim_advance_clock},
     {"sim_get_payments", m_sim_get_payments},
+    {"sim_set_route_fee", m_sim_set_route_fee},
 };
 
 int sim_rpc_call(struct sim_store *s, const char *method, json_t *params,

@@ -31,6 +31,7 @@ enum codec_flag {
 struct sim_store {
     enum sim_currency currency;
     uint64_t clock_offset_ms;
+    uint64_t route_fee_ppm;      /* routing fee of every route, parts per million of the amount */
     struct hashmap *invoices[2]; /* by enum sim_node */
     struct hashmap *payments;
     struct sim_payment **order;
@@ -95,6 +96,7 @@ struct sim_store *sim_store_new(enum sim_currency currency)
 {
     struct sim_store *s = xcalloc(1, sizeof *s);
     s->currency = currency;
+    s->route_fee_ppm = 1000;
     s->invoices[0] = hashmap_new();
     s->invoices[1] = hashmap_new();
     s->payments = hashmap_new();
@@ -130,6 +132,16 @@ void sim_store_free(struct sim_store *s)
 enum sim_currency sim_store_currency(const struct sim_store *s)
 {
     return s->currency;
+}
+
+uint64_t sim_store_route_fee_ppm(const struct sim_store *s)
+{
+    return s->route_fee_ppm;
+}
+
+void sim_store_set_route_fee_ppm(struct sim_store *s, uint64_t ppm)
+{
+    s->route_fee_ppm = ppm;
 }
 
 uint64_t sim_store_now_ms(const struct sim_store *s)

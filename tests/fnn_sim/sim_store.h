@@ -94,6 +94,9 @@ const char *sim_node_pubkey(enum sim_node n);
 
 /* Simulated clock: wall clock plus the offset moved by sim_advance_clock. */
 uint64_t sim_store_now_ms(const struct sim_store *s);
+/* The routing fee send_payment charges, in parts per million of the amount (0.1 % at start). */
+uint64_t sim_store_route_fee_ppm(const struct sim_store *s);
+void sim_store_set_route_fee_ppm(struct sim_store *s, uint64_t ppm);
 void sim_store_advance(struct sim_store *s, uint64_t seconds);
 
 /* Status as get_invoice reports it (lazy Expired). */

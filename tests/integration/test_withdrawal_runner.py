@@ -356,3 +356,45 @@ def test_sigkill_at_fault_point_then_restart(runner, db, sim, point):
     assert second.alive()
     assert second.log_contains("event=withdrawal.resumed")
     check_withdrawal_ledger(db, sim)
+
+
+def test_route_fee_above_fraction_cap_is_not_paid(runner, db, sim):
+    """Finding 9: the fee cap is the lesser of withdraw_max_fee (1 CKB) and 0.5 % of the amount.
+    A 10 CKB withdrawal may cost at most 0.05 CKB to route; when every route costs 1 % (0.1 CKB)
+    the node takes none, nothing is paid, the author is refunded once, and the figures are on the
+    row (the cap, and the node's refusal). A FAILED withdrawal is not a duplicate: the same
+    request again is a new withdrawal."""
+    d = runner()
+    try:
+        sim.ok("sim_set_route_fee", {"ppm": hex(10_000)})
+        with fl.Client(d.base, db.app_id, db.secret) as c:
+            user = fresh_user()
+            fund(c, sim, user)
+            inv = external_invoice(sim, 10)
+            params = {"userId": user, "asset": "CKB", "amount": "10",
+                      "destination": {"kind": "PAYMENT_REQUEST", "paymentRequest": inv["invoice"]}}
+            q = c.result("withdrawal.quote", params)
+            assert q["maxFee"] == "0.05", q
+            wid = c.result("withdrawal.request", params)["id"]
+            state, retries, reason, fee, done_at, _, last_error, _ = wait_final(
+                db, wid, timeout=30, daemon=d)
+            assert state == "FAILED" and reason == "PAYMENT_FAILED" and fee is None, last_error
+            assert db.one("SELECT max_fee_amount FROM withdrawals WHERE id = %s",
+                          (wid,))[0] == 5_000_000
+            # The node's refusal with the figures: cap 0.05 CKB, route fee 0.1 CKB.
+            assert "max_fee_amount 0x4c4b40" in last_error and "route fee 0x989680" in last_error, \
+                last_error
+            p = sim_payments(sim)[inv["payment_hash"]]
+            assert p["status"] == "Failed", p
+            assert balance(db, user) == 100 * CKB
+            st = c.result("withdrawal.status", {"id": wid})
+            assert st["state"] == "FAILED" and st["failureReason"] == "PAYMENT_FAILED", st
+            assert st["maxFee"] == "0.05" and st["fee"] is None, st
+            again = c.result("withdrawal.request", params)
+            assert again["id"] != wid and "deduplicated" not in again, again
+            state, *_ = wait_final(db, again["id"], timeout=30, daemon=d)
+            assert state == "FAILED"
+            assert balance(db, user) == 100 * CKB
+    finally:
+        sim.ok("sim_set_route_fee", {"ppm": hex(1000)})
+    check_withdrawal_ledger(db, sim)

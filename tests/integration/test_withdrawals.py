@@ -399,10 +399,17 @@ def test_invoice_used_twice_and_legacy_invoice(db, sim, c):
     ok = c.result("withdrawal.request", {"userId": u1, "asset": "CKB", "amount": "1",
                                          "toAddress": inv})
     assert ok["state"] == "PENDING"
-    for u in (u1, u2):
-        err = c.error("withdrawal.request", req(u, "1", inv))
-        assert err["data"]["reason"] == "INVALID_DESTINATION", err
-        assert "already used" in err["message"], err
+    # The same user asking again within 120 s is the same request (deduplicated); another user
+    # cannot use the invoice.
+    again = c.result("withdrawal.request", req(u1, "1", inv))
+    assert again == {**ok, "deduplicated": True}, again
+    err = c.error("withdrawal.request", req(u2, "1", inv))
+    assert err["data"]["reason"] == "INVALID_DESTINATION", err
+    assert "already used" in err["message"], err
+    backdate(db, ok["id"])
+    err = c.error("withdrawal.request", req(u1, "1", inv))
+    assert err["data"]["reason"] == "INVALID_DESTINATION", err
+    assert "already used" in err["message"], err
     assert len(withdrawal_rows(db, db.app_id, u1)) == 1
     assert withdrawal_rows(db, db.app_id, u2) == []
     check_ledger(db)
@@ -440,7 +447,7 @@ def test_quote_figures(db, sim, c):
     inv = external_invoice(sim, 2)["invoice"]
     q = c.result("withdrawal.quote", req(u, "2", inv))
     assert q == {"asset": "CKB", "amount": "2", "minimumAmount": "1", "availableBalance": "7",
-                 "lockedBalance": "3", "networkFee": "0", "receiveAmount": "2",
+                 "lockedBalance": "3", "networkFee": "0", "maxFee": "0.01", "receiveAmount": "2",
                  "destinationValid": True, "validationMessage": None}, q
     # A stranger: zero figures, and still nothing written (not even a ledger account).
     q = c.result("withdrawal.quote", req(user(), "2", inv))
@@ -449,6 +456,28 @@ def test_quote_figures(db, sim, c):
     after = db.one("SELECT (SELECT count(*) FROM withdrawals), (SELECT count(*) FROM transfers), "
                    "(SELECT count(*) FROM accounts)")
     assert before == after
+
+
+def test_quote_fee_cap_is_the_lesser_of_absolute_and_fraction(db, sim, new_app):
+    """maxFee: 0.5 % of the amount (withdraw_max_fee_ppm 5000) unless the absolute cap (1 CKB by
+    default, or the app's policy) is lower; the request stores the same cap on the row."""
+    a = new_app("qfee")
+    u = user()
+    for amount, cap in (("2", "0.01"), ("1.5", "0.0075"), ("1000", "1"), ("0.00000001", "0")):
+        q = a.result("withdrawal.quote", req(u, amount, external_invoice(sim, float(amount))["invoice"]))
+        assert q["maxFee"] == cap, (amount, q)
+    policy_set(db, a, "--max-fee", "0.004")
+    q = a.result("withdrawal.quote", req(u, "2", external_invoice(sim, 2)["invoice"]))
+    assert q["maxFee"] == "0.004", q
+    fund(a, sim, u, "3")
+    res = a.result("withdrawal.request", req(u, "2", external_invoice(sim, 2)["invoice"]))
+    assert db.one("SELECT max_fee_amount FROM withdrawals WHERE id = %s", (res["id"],))[0] == \
+        400_000
+    assert a.result("withdrawal.status", {"id": res["id"]})["maxFee"] == "0.004"
+    policy_set(db, a, "--max-fee", "1")
+    res = a.result("withdrawal.request", req(u, "1", external_invoice(sim, 1)["invoice"]))
+    assert db.one("SELECT max_fee_amount FROM withdrawals WHERE id = %s", (res["id"],))[0] == \
+        500_000
 
 
 def test_quote_minimum_from_policy(db, sim, new_app):
@@ -489,14 +518,67 @@ def test_client_request_id_idempotency(db, sim, c):
     check_ledger(db)
 
 
+def backdate(db, wid, seconds=121):
+    """Moves a withdrawal's creation back in time, past the 120 s dedupe window."""
+    db.one("UPDATE withdrawals SET created_at = created_at - %s * interval '1 second' "
+           "WHERE id = %s RETURNING id", (seconds, wid))
+
+
+def test_identical_request_without_client_request_id_is_deduplicated(db, sim, c):
+    """Finding 8: the plugin sends no clientRequestId, so a retry after a lost answer is an
+    identical request. Within 120 s it is answered with the first withdrawal, marked
+    deduplicated, and nothing more is reserved."""
+    u = user()
+    fund(c, sim, u, "5")
+    inv = external_invoice(sim)["invoice"]
+    first = c.result("withdrawal.request", req(u, "1", inv))
+    assert first["state"] == "PENDING" and "deduplicated" not in first, first
+    for params in (req(u, "1", inv), req(u, "1.0", inv),
+                   {"userId": u, "asset": "CKB", "amount": "1", "toAddress": inv}):
+        again = c.result("withdrawal.request", params)
+        assert again == {"id": first["id"], "state": "PENDING", "deduplicated": True}, again
+    assert len(withdrawal_rows(db, db.app_id, u)) == 1
+    assert len(reserve_transfers(db, db.app_id, u)) == 1
+    assert balance(db, db.app_id, u) == 4 * CKB
+    # Another amount (so another invoice) is another withdrawal.
+    second = c.result("withdrawal.request", req(u, "2", external_invoice(sim, 2)["invoice"]))
+    assert second["id"] != first["id"] and "deduplicated" not in second, second
+    assert balance(db, db.app_id, u) == 2 * CKB
+    # Past 120 s the first is no longer the same request: the invoice it pays is then refused
+    # as in use, not answered as a retry.
+    backdate(db, first["id"])
+    err = c.error("withdrawal.request", req(u, "1", inv))
+    assert err["data"]["reason"] == "INVALID_DESTINATION" and "already used" in err["message"], err
+    assert len(withdrawal_rows(db, db.app_id, u)) == 2
+    check_ledger(db)
+
+
+def test_concurrent_identical_requests_make_one_withdrawal(db, sim, c):
+    """A double click: identical requests racing each other are serialised by the gate's locks;
+    one withdrawal, one reservation, every answer names it."""
+    u = user()
+    fund(c, sim, u, "5")
+    inv = external_invoice(sim)["invoice"]
+    bodies = burst(c, [("withdrawal.request", req(u, "1", inv))] * 8)
+    results = [b.get("result") for b in bodies]
+    assert all(r is not None for r in results), bodies
+    assert len({r["id"] for r in results}) == 1, results
+    assert sum(1 for r in results if r.get("deduplicated")) == 7, results
+    assert len(withdrawal_rows(db, db.app_id, u)) == 1
+    assert len(reserve_transfers(db, db.app_id, u)) == 1
+    assert balance(db, db.app_id, u) == 4 * CKB
+    check_ledger(db)
+
+
 def test_status_shape(db, sim, c, new_app):
     u = user()
     fund(c, sim, u, "2")
     ext = external_invoice(sim, 1.5)
     res = c.result("withdrawal.request", req(u, "1.5", ext["invoice"]))
     st = c.result("withdrawal.status", {"id": res["id"]})
-    assert set(st) == {"id", "state", "amount", "asset", "fee", "paymentHash", "retryCount",
-                       "nextRetryAt", "failureReason", "createdAt", "completedAt"}, st
+    assert set(st) == {"id", "state", "amount", "asset", "fee", "maxFee", "paymentHash",
+                       "retryCount", "nextRetryAt", "failureReason", "createdAt", "completedAt"}, st
+    assert st["maxFee"] == "0.0075", st  # 0.5 % of 1.5 CKB, below the 1 CKB absolute cap
     assert st["id"] == res["id"] and st["state"] == "PENDING", st
     assert st["amount"] == "1.5" and st["asset"] == "CKB", st
     assert st["fee"] is None and st["retryCount"] == 0 and st["nextRetryAt"] is None, st

@@ -55,6 +55,7 @@ static void test_defaults(void **state)
     assert_string_equal(c.withdraw_assets, "CKB,USDI");
     assert_string_equal(c.withdraw_min, "1");
     assert_int_equal(c.withdraw_retry_budget, 5);
+    assert_int_equal(c.withdraw_max_fee_ppm, 5000);
     assert_int_equal(c.max_connections, 16384);
     assert_int_equal(c.http1_request_timeout_ms, 10000);
     assert_int_equal(c.http2_idle_timeout_ms, 10000);
@@ -77,6 +78,9 @@ static void test_later_settings_ranges(void **state)
         {"nonce_memory_max", "1000", "999"},
         {"withdraw_retry_budget", "0", "-1"},
         {"withdraw_cooldown_seconds", "2592000", "2592001"},
+        {"withdraw_max_fee_ppm", "1000000", "1000001"},
+        {"withdraw_max_fee_ppm", "0", "-1"},
+        {"withdraw_max_fee_ppm", "5000", "0.5"},
         {"max_connections", "1", "0"},
         {"http1_request_timeout_ms", "100", "99"},
         {"http2_max_concurrent_streams", "1000", "1001"},

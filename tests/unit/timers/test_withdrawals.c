@@ -1,6 +1,7 @@
 /* Unit tests for the withdrawal runner's pure parts (timers/withdrawals.c): the retry back-off,
  * the reading of node answers, the decision table that guards against paying twice or refunding
- * a payment that may still land, and the check of a parsed invoice against the withdrawal. */
+ * a payment that may still land. (The check of a parsed invoice against the withdrawal is
+ * core/invoice_match.c, tested in tests/unit/core/test_invoice_match.c.) */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -146,40 +147,6 @@ static void test_decide_never_fails_without_confirmation(void **state)
            PAYOUT_ACT_RETRY, NULL);
 }
 
-static struct fnn_invoice invoice(uint64_t amount)
-{
-    struct fnn_invoice inv;
-    memset(&inv, 0, sizeof inv);
-    strcpy(inv.currency, "Fibt");
-    inv.has_amount = 1;
-    inv.amount = amount;
-    strcpy(inv.payment_hash, HASH);
-    return inv;
-}
-
-static void test_invoice_must_be_the_recorded_one(void **state)
-{
-    struct fnn_invoice inv = invoice(1000);
-    assert_null(withdrawals_invoice_mismatch(&inv, 0, "Fibt", HASH, "CKB", 1000));
-    /* stored hashes compare after normalisation (case, 0x) */
-    assert_null(withdrawals_invoice_mismatch(
-        &inv, 0, "Fibt", "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef", "CKB",
-        1000));
-    assert_non_null(withdrawals_invoice_mismatch(
-        &inv, 0, "Fibt", "0x1123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-        "CKB", 1000));
-    assert_non_null(withdrawals_invoice_mismatch(&inv, 0, "Fibt", "0xnothex", "CKB", 1000));
-    assert_non_null(withdrawals_invoice_mismatch(&inv, 0, "Fibb", HASH, "CKB", 1000));
-    assert_non_null(withdrawals_invoice_mismatch(&inv, 0, "Fibt", HASH, "CKB", 999));
-    inv.has_amount = 0;
-    assert_non_null(withdrawals_invoice_mismatch(&inv, 0, "Fibt", HASH, "CKB", 1000));
-    inv = invoice(1000);
-    /* the asset decides whether the invoice must be a UDT one */
-    assert_non_null(withdrawals_invoice_mismatch(&inv, 1, "Fibt", HASH, "CKB", 1000));
-    assert_non_null(withdrawals_invoice_mismatch(&inv, 0, "Fibt", HASH, "USDI", 1000));
-    assert_null(withdrawals_invoice_mismatch(&inv, 1, "Fibt", HASH, "USDI", 1000));
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -188,7 +155,6 @@ int main(void)
         cmocka_unit_test(test_decide_outcomes_of_a_session),
         cmocka_unit_test(test_decide_failed_payments_within_and_past_the_budget),
         cmocka_unit_test(test_decide_never_fails_without_confirmation),
-        cmocka_unit_test(test_invoice_must_be_the_recorded_one),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
