@@ -293,22 +293,26 @@ def test_race_frozen_before_cancel(rig):
 
 
 def test_race_frozen_before_fail(rig):
-    """A cancels, sees Cancelled and freezes before its fail; its lease runs out and B fails the
-    tip (EXPIRED, from the noted expiry). Resumed, A's fail is fenced out: one FAILED event."""
+    """A cancels, sees Cancelled and freezes before its fail; its lease runs out; B claims the tip,
+    sees Cancelled and freezes before its own fail, holding the current lease. Resumed first, A's
+    fail is fenced out (the tip stays UNPAID: A's token is stale); resumed next, B fails the tip
+    (EXPIRED, from the noted expiry). One FAILED event, one cancel (A's, sent under its lease)."""
     a = rig.start("fiberlinkd-a", fault="poller.before_fail:1:stop")
     tip = create_on(rig, a, "author-3")
+    tip_id = tip["tipId"]
     rig.sim.ok("sim_advance_clock", {"seconds": hex(7200)})
     freeze_seen(a, "poller.before_fail")
-    token = frozen_token(rig, tip["tipId"])
-    rig.start("fiberlinkd-b")
-    lease_ran_out(rig, tip["tipId"], token)
-    wait_final(rig.db, tip["tipId"], 20)
+    b = rig.start("fiberlinkd-b", fault="poller.before_fail:1:stop")
+    freeze_seen(b, "poller.before_fail")
     resume(a)
-    wait_logged(a, [f"event=poller.fenced tip_id={tip['tipId']} step=FAIL"],
+    wait_logged(a, [f"event=poller.fenced tip_id={tip_id} step=FAIL state=UNPAID"],
                 "A's fail to be fenced out")
-    no_cancel_after_resume(a, tip["tipId"])
+    assert tip_row(rig.db, tip_id) == ("UNPAID", None)
+    resume(b)
+    wait_final(rig.db, tip_id, 20)
+    no_cancel_after_resume(a, tip_id)
     assert sim_calls(rig.sim, "cancel_invoice") == 1
-    assert_one_outcome(rig, tip["tipId"], paid=False)
+    assert_one_outcome(rig, tip_id, paid=False)
 
 
 def test_race_frozen_before_settle_commit(rig):
