@@ -2,8 +2,9 @@
  * tip's invoice is checked with get_invoice on a schedule that backs off with the tip's age
  * (about 1 s, 2 s, 4 s … up to poll_max_delay_ms), and at its expiry.
  *
- * - A run claims due tips with FOR UPDATE SKIP LOCKED and a lease, so several daemons on one
- *   database split the work and never check one tip twice within a lease.
+ * - A run claims due tips with FOR UPDATE SKIP LOCKED and a fenced lease (a token per claim that
+ *   every later write of the check names), so several daemons on one database split the work, and
+ *   one that outlived its lease changes nothing and never cancels an invoice it no longer owns.
  * - At most poll_max_inflight node calls are in flight; a run ends when all its claimed tips are
  *   done, and only then is the next run scheduled (single flight: a slow node never stacks runs).
  * - Paid → the shared settle step. Open/Received → checked again later (Received is funds seen but
