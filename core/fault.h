@@ -2,14 +2,15 @@
  * on purpose, to prove that a crash at the worst moment loses or doubles nothing. Compiled out of
  * release builds (FAULT_POINTS=OFF): FAULT_POINT() is then an empty statement.
  *
- * In test builds the environment variable FL_FAULT_POINT=<name>[:<n>] arms one point: its n-th
- * hit (default 1st) aborts the process with SIGKILL, as a power cut would (no atexit handlers, no
- * flushing). With FL_FAULT_ACTION=stop the hit freezes the process with SIGSTOP instead, once,
- * so a test can let its leases run out and another daemon take over before it sends SIGCONT.
- * Points used:
+ * In test builds the environment variable FL_FAULT_POINT=<name>[:<n>][:stop] arms one point: its
+ * n-th hit (default 1st) aborts the process with SIGKILL, as a power cut would (no atexit handlers,
+ * no flushing), or with ":stop" (or FL_FAULT_ACTION=stop) freezes it once with SIGSTOP until a
+ * SIGCONT, then carries on (a stalled daemon whose leases run out meanwhile). Points used:
  *   settle.before_commit  the node answered Paid; the settle transaction is about to be sent
  *   settle.after_commit   the settle transaction committed; nothing answered or logged yet
  *   poller.mid_claim      a claim committed (leases taken); no tip checked yet
+ *   poller.before_cancel  the poller noted the expiry under its lease; cancel_invoice not yet sent
+ *   poller.before_fail    the poller decided to fail the tip; the fenced fail not yet sent
  *   status.after_commit   tip.status settled the tip and committed; the answer not yet sent
  *   withdraw.before_send  send_started_at committed; send_payment not yet sent
  *   withdraw.after_send   send_payment answered; nothing recorded or polled yet

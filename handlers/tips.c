@@ -12,6 +12,7 @@
 #include "core/amount.h"
 #include "core/crypto.h"
 #include "core/fault.h"
+#include "core/hashmap.h"
 #include "core/ids.h"
 #include "core/invoice_match.h"
 #include "core/log.h"
@@ -20,7 +21,8 @@
 
 #define TIP_FIELD_MAX 128
 #define TIP_MESSAGE_MAX_CHARS 280
-#define STATUS_CHECK_DELAY_MS 1000
+/* tip.status asks the node about one tip at most this often (per process). */
+#define STATUS_CHECK_INTERVAL_S 1.0
 
 static const char NODE_UNAVAILABLE[] = "Fiber node unavailable";
 static const char DB_UNAVAILABLE[] = "Database unavailable";
@@ -348,20 +350,84 @@ static void tip_create(struct rpc_call *call)
         request_invoice(tc);
 }
 
-/* ---- tip.status / tip.get ---- */
+/* ---- tip.status / tip.get ----
+ *
+ * An UNPAID tip is checked at the node before answering, but at most once a second per tip in
+ * this process: a call arriving while a check is in flight waits for it and shares its answer; a
+ * call arriving within the second after a check started waits for the next one, which starts when
+ * the second is over and is shared by all who came meanwhile. A client polling hard, or many at
+ * once, cost one get_invoice a second and are slowed to that pace. What the node said is recorded
+ * with tips_observe, which never moves the poller's schedule later nor touches its lease, so the
+ * poller's expiry and cancel always run. A Paid answer settles the tip through the shared,
+ * idempotent settle step (no lease needed). */
 
 struct tip_status {
     struct rpc_call *call;
+    struct tip_status *next; /* the other waiters of the same node check */
     char tip_id[37];
-    char payment_hash[67];
     json_t *stored; /* the answer from the stored row, used unless the node settles the tip */
 };
 
+/* One tip's recent node check: the shared call in flight, or when the last one started. Entries
+ * live on a list in the order their checks started, so the ones idle for a second are dropped
+ * from its head. The table is this module's and the daemon is single-threaded. */
+struct status_check {
+    char tip_id[37];
+    char payment_hash[67];
+    const struct rpc_env *env;
+    double started;        /* wall clock of the last node call's start */
+    struct fnn_call *call; /* in flight, or NULL */
+    ev_timer next;         /* the deferred check, active while callers wait for it */
+    struct tip_status *waiters;
+    struct status_check *prev, *next_entry;
+};
+
+static struct hashmap *status_checks;
+static struct status_check *checks_head, *checks_tail;
+
+static void checks_unlink(struct status_check *e)
+{
+    if (e->prev != NULL)
+        e->prev->next_entry = e->next_entry;
+    else
+        checks_head = e->next_entry;
+    if (e->next_entry != NULL)
+        e->next_entry->prev = e->prev;
+    else
+        checks_tail = e->prev;
+    e->prev = e->next_entry = NULL;
+}
+
+static void checks_append(struct status_check *e)
+{
+    e->prev = checks_tail;
+    e->next_entry = NULL;
+    if (checks_tail != NULL)
+        checks_tail->next_entry = e;
+    else
+        checks_head = e;
+    checks_tail = e;
+}
+
+/* Drops entries whose check is over and older than the interval: they no longer hold anything
+ * back. Bounded by the tips checked in the last second. */
+static void checks_sweep(double now)
+{
+    while (checks_head != NULL && checks_head->call == NULL && !ev_is_active(&checks_head->next) &&
+           now - checks_head->started >= STATUS_CHECK_INTERVAL_S) {
+        struct status_check *e = checks_head;
+        checks_unlink(e);
+        hashmap_remove(status_checks, e->tip_id, strlen(e->tip_id));
+        free(e);
+    }
+}
+
 static json_t *status_json(const struct rpc_call *call, const struct tip *t)
 {
-    return json_pack("{s:s, s:s, s:o, s:s, s:o, s:s, s:o}", "state", t->state, "asset", t->asset,
-                     "amount", amount_json(t->amount, asset_decimals(call->env->assets, t->asset)),
-                     "tipId", t->id, "settledAt", json_string_or_null(t->settled_at), "expiresAt",
+    return json_pack("{s:s, s:s, s:o, s:s, s:o, s:s, s:o}", "state", tip_state_name(t->state),
+                     "asset", t->asset, "amount",
+                     amount_json(t->amount, asset_decimals(call->env->assets, t->asset)), "tipId",
+                     t->id, "settledAt", json_string_or_null(t->settled_at), "expiresAt",
                      t->expires_at, "failureReason", json_string_or_null(t->failure_reason));
 }
 
@@ -379,44 +445,113 @@ static void status_finish(struct tip_status *ts, json_t *answer)
     free(ts);
 }
 
+/* Answers every waiter of a chain with its stored row. */
+static void waiters_finish_stored(struct tip_status *ts)
+{
+    while (ts != NULL) {
+        struct tip_status *next = ts->next;
+        status_finish(ts, json_incref(ts->stored));
+        ts = next;
+    }
+}
+
+/* ctx: the first waiter of the chain that shared the node's Paid answer. */
 static void on_settled(void *ctx, enum pg_outcome outcome, const struct tip *t, int applied)
 {
     struct tip_status *ts = ctx;
     if (outcome != PG_OK || t == NULL) {
         /* Not settled now; the poller will retry. The stored state is still true. */
         log_event(LOG_WARN, "tip.settle_failed", "tip_id=%s source=tip.status", ts->tip_id);
-        status_finish(ts, json_incref(ts->stored));
+        waiters_finish_stored(ts);
         return;
     }
     FAULT_POINT("status.after_commit");
     if (applied)
         log_event(LOG_INFO, "tip.settled", "tip_id=%s source=tip.status amount=%lld", t->id,
                   (long long)t->amount);
-    status_finish(ts, status_json(ts->call, t));
+    while (ts != NULL) {
+        struct tip_status *next = ts->next;
+        status_finish(ts, status_json(ts->call, t));
+        ts = next;
+    }
 }
 
 static void on_node_status(void *ctx, const struct fnn_result *res)
 {
-    struct tip_status *ts = ctx;
-    const struct rpc_env *env = ts->call->env;
+    struct status_check *e = ctx;
+    struct tip_status *waiters = e->waiters;
+    e->call = NULL;
+    e->waiters = NULL;
+    const struct rpc_env *env = waiters->call->env;
     struct fnn_invoice inv;
     char err[128];
     if (res->outcome != FNN_OK || fnn_invoice_decode(res->result, &inv, err, sizeof err) != 0) {
-        status_finish(ts, json_incref(ts->stored));
+        waiters_finish_stored(waiters);
         return;
     }
     if (inv.status == FNN_INV_PAID) {
         int64_t credit = inv.has_amount && inv.amount <= INT64_MAX ? (int64_t)inv.amount : 0;
         if (credit > 0) {
-            tips_settle(env->pg, ts->tip_id, credit, "tip.status", "Paid", on_settled, ts);
+            tips_settle(env->pg, e->tip_id, credit, "tip.status", "Paid", on_settled, waiters);
             return;
         }
-        log_event(LOG_ERROR, "tip.paid_without_amount", "tip_id=%s", ts->tip_id);
+        log_event(LOG_ERROR, "tip.paid_without_amount", "tip_id=%s", e->tip_id);
     } else if (inv.status != FNN_INV_UNKNOWN) {
-        tips_record_check(env->pg, ts->tip_id, "tip.status", fnn_invoice_status_name(inv.status),
-                          STATUS_CHECK_DELAY_MS, NULL, NULL, NULL);
+        tips_observe(env->pg, e->tip_id, "tip.status", fnn_invoice_status_name(inv.status), NULL,
+                     NULL);
     }
-    status_finish(ts, json_incref(ts->stored));
+    waiters_finish_stored(waiters);
+}
+
+/* Starts the node check shared by the entry's waiters. */
+static void status_check_start(struct status_check *e)
+{
+    const struct rpc_env *env = e->env;
+    e->started = ev_time();
+    checks_unlink(e);
+    checks_append(e);
+    json_t *p = json_pack("{s:s}", "payment_hash", e->payment_hash);
+    e->call =
+        fnn_call(env->fnn, "get_invoice", p, env->cfg->tip_status_timeout_ms, on_node_status, e);
+}
+
+static void on_status_due(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct status_check *e = container_of(w, struct status_check, next);
+    status_check_start(e);
+}
+
+/* Joins the node check in flight or due for this tip, or starts one: at once when the last began
+ * a second ago or more, else when that second is over. */
+static void status_check_node(struct tip_status *ts, const struct tip *t)
+{
+    const struct rpc_env *env = ts->call->env;
+    double now = ev_time();
+    if (status_checks == NULL)
+        status_checks = hashmap_new();
+    checks_sweep(now);
+    size_t len = strlen(ts->tip_id);
+    struct status_check *e = hashmap_get(status_checks, ts->tip_id, len);
+    if (e == NULL) {
+        e = xcalloc(1, sizeof *e);
+        snprintf(e->tip_id, sizeof e->tip_id, "%s", ts->tip_id);
+        snprintf(e->payment_hash, sizeof e->payment_hash, "%s", t->payment_hash);
+        e->env = env;
+        ev_init(&e->next, on_status_due);
+        hashmap_put(status_checks, e->tip_id, len, e);
+        checks_append(e);
+    }
+    ts->next = e->waiters;
+    e->waiters = ts;
+    if (e->call != NULL || ev_is_active(&e->next))
+        return;
+    double wait = e->started + STATUS_CHECK_INTERVAL_S - now;
+    if (e->started == 0 || wait <= 0) {
+        status_check_start(e);
+        return;
+    }
+    ev_timer_set(&e->next, wait, 0.0);
+    ev_timer_start(env->loop->ev, &e->next);
 }
 
 static void on_status_row(void *ctx, enum pg_outcome outcome, const struct tip *t)
@@ -433,15 +568,12 @@ static void on_status_row(void *ctx, enum pg_outcome outcome, const struct tip *
         return;
     }
     ts->stored = status_json(ts->call, t);
-    if (strcmp(t->state, "UNPAID") != 0) {
+    if (t->state != TIP_UNPAID) {
         status_finish(ts, json_incref(ts->stored));
         return;
     }
     snprintf(ts->tip_id, sizeof ts->tip_id, "%s", t->id);
-    snprintf(ts->payment_hash, sizeof ts->payment_hash, "%s", t->payment_hash);
-    json_t *p = json_pack("{s:s}", "payment_hash", ts->payment_hash);
-    fnn_call(ts->call->env->fnn, "get_invoice", p, ts->call->env->cfg->tip_status_timeout_ms,
-             on_node_status, ts);
+    status_check_node(ts, t);
 }
 
 int tips_parse_status(json_t *params, const char **invoice, const char **tip_id,

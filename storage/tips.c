@@ -8,7 +8,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
-
+#include <string.h>
 
 #define TS(col) PG_TIMESTAMP_TEXT(col)
 
@@ -36,6 +36,30 @@ struct tips_req {
     void *ctx;
 };
 
+static const char *const TIP_STATE_NAMES[] = {
+    [TIP_UNPAID] = "UNPAID",
+    [TIP_SETTLED] = "SETTLED",
+    [TIP_FAILED] = "FAILED",
+};
+
+const char *tip_state_name(enum tip_state s)
+{
+    if ((unsigned)s < sizeof TIP_STATE_NAMES / sizeof TIP_STATE_NAMES[0])
+        return TIP_STATE_NAMES[s];
+    return "UNKNOWN";
+}
+
+int tip_state_parse(const char *s, enum tip_state *out)
+{
+    for (unsigned i = 0; s != NULL && i < sizeof TIP_STATE_NAMES / sizeof TIP_STATE_NAMES[0]; i++) {
+        if (strcmp(s, TIP_STATE_NAMES[i]) == 0) {
+            *out = (enum tip_state)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
 /* Fills t from row 0 of res; -1 when there is no row or a required column is missing. */
 static int tip_from_row(PGresult *res, struct tip *t)
 {
@@ -53,14 +77,14 @@ static int tip_from_row(PGresult *res, struct tip *t)
     t->message = pg_value(res, 0, "message");
     t->invoice = pg_value(res, 0, "invoice");
     t->payment_hash = pg_value(res, 0, "payment_hash");
-    t->state = pg_value(res, 0, "state");
     t->failure_reason = pg_value(res, 0, "failure_reason");
     t->node_status = pg_value(res, 0, "node_status");
     t->expires_at = pg_value(res, 0, "expires_at");
     t->settled_at = pg_value(res, 0, "settled_at");
     t->created_at = pg_value(res, 0, "created_at");
     const char *amount = pg_value(res, 0, "amount");
-    if (t->id == NULL || t->app_id == NULL || t->state == NULL || amount == NULL)
+    if (t->id == NULL || t->app_id == NULL || amount == NULL ||
+        tip_state_parse(pg_value(res, 0, "state"), &t->state) != 0)
         return -1;
     t->amount = strtoll(amount, NULL, 10);
     return 0;
@@ -175,29 +199,42 @@ struct pg_query *tips_settle(struct pg_pool *pool, const char *tip_id, int64_t a
     return q;
 }
 
-struct pg_query *tips_record_check(struct pg_pool *pool, const char *tip_id, const char *source,
-                                   const char *node_status, int next_check_delay_ms,
-                                   const char *detail, pg_cb cb, void *ctx)
+struct pg_query *tips_record_check(struct pg_pool *pool, const char *tip_id, int64_t lease_token,
+                                   const char *source, const char *node_status,
+                                   int next_check_delay_ms, const char *detail, pg_cb cb, void *ctx)
 {
-    char delay[16];
+    char token[24], delay[16];
+    snprintf(token, sizeof token, "%" PRId64, lease_token);
     snprintf(delay, sizeof delay, "%d", next_check_delay_ms);
-    const char *params[5] = {tip_id, source, node_status, delay, detail};
+    const char *params[6] = {
+        tip_id, token, source, node_status, next_check_delay_ms >= 0 ? delay : NULL, detail};
     return pg_query(pool,
-                    "SELECT fl_tip_check($1::uuid, $2, $3, $4::integer, $5) AS recorded", 5,
-                    params, 0, cb, ctx);
+                    "SELECT fl_tip_check_fenced($1::uuid, $2::bigint, $3, $4, $5::integer, $6) "
+                    "AS recorded",
+                    6, params, 0, cb, ctx);
 }
 
-struct pg_query *tips_fail(struct pg_pool *pool, const char *tip_id, const char *reason,
-                           const char *source, const char *node_status, tips_settle_cb cb,
-                           void *ctx)
+struct pg_query *tips_observe(struct pg_pool *pool, const char *tip_id, const char *source,
+                              const char *node_status, pg_cb cb, void *ctx)
 {
-    const char *params[4] = {tip_id, reason, source, node_status};
+    const char *params[3] = {tip_id, source, node_status};
+    return pg_query(pool, "SELECT fl_tip_observe($1::uuid, $2, $3) AS recorded", 3, params, 0, cb,
+                    ctx);
+}
+
+struct pg_query *tips_fail(struct pg_pool *pool, const char *tip_id, int64_t lease_token,
+                           const char *reason, const char *source, const char *node_status,
+                           tips_settle_cb cb, void *ctx)
+{
+    char token[24];
+    snprintf(token, sizeof token, "%" PRId64, lease_token);
+    const char *params[5] = {tip_id, token, reason, source, node_status};
     struct tips_req *r;
-    struct pg_query *q =
-        pg_query_wrap(pool,
-                      "SELECT f.applied, " TIP_COLUMNS
-                      " FROM fl_fail_tip($1::uuid, $2, $3, $4) f" FROM_FUNCTION_ROW,
-                      4, params, 0, tips_on_settle, sizeof *r, (void **)&r);
+    struct pg_query *q = pg_query_wrap(
+        pool,
+        "SELECT f.applied, " TIP_COLUMNS
+        " FROM fl_fail_tip_fenced($1::uuid, $2::bigint, $3, $4, $5) f" FROM_FUNCTION_ROW,
+        5, params, 0, tips_on_settle, sizeof *r, (void **)&r);
     r->cb.settle = cb;
     r->ctx = ctx;
     return q;
@@ -223,10 +260,12 @@ static void tips_on_claim(void *ctx, enum pg_outcome outcome, PGresult *res)
     for (int i = 0; i < n; i++) {
         const char *id = pg_value(res, i, "id"), *hash = pg_value(res, i, "payment_hash");
         const char *amount = pg_value(res, i, "amount"), *exp = pg_value(res, i, "expires_ms");
-        const char *age = pg_value(res, i, "age_ms");
-        if (id == NULL || hash == NULL || amount == NULL || exp == NULL || age == NULL)
+        const char *age = pg_value(res, i, "age_ms"), *token = pg_value(res, i, "lease_token");
+        if (id == NULL || hash == NULL || amount == NULL || exp == NULL || age == NULL ||
+            token == NULL)
             continue;
         rows[k] = (struct tip_claim){.id = id,
+                                     .lease_token = strtoll(token, NULL, 10),
                                      .payment_hash = hash,
                                      .node_status = pg_value(res, i, "node_status"),
                                      .amount = strtoll(amount, NULL, 10),
@@ -248,11 +287,12 @@ struct pg_query *tips_claim_due(struct pg_pool *pool, int limit, int lease_ms, t
     struct claim_req *r;
     struct pg_query *q = pg_query_wrap(
         pool,
-        "UPDATE tips t SET next_check_at = now() + $2::integer * interval '1 millisecond' "
+        "UPDATE tips t SET next_check_at = now() + $2::integer * interval '1 millisecond', "
+        "                  lease_token = nextval('tip_lease_seq') "
         "FROM (SELECT id FROM tips WHERE state = 'UNPAID' AND next_check_at <= now() "
         "      ORDER BY next_check_at LIMIT $1::integer FOR UPDATE SKIP LOCKED) due "
         "WHERE t.id = due.id AND t.state = 'UNPAID' "
-        "RETURNING t.id, t.payment_hash, t.node_status, t.amount, "
+        "RETURNING t.id, t.lease_token, t.payment_hash, t.node_status, t.amount, "
         "(extract(epoch FROM t.expires_at) * 1000)::bigint AS expires_ms, "
         "(extract(epoch FROM now() - t.created_at) * 1000)::bigint AS age_ms",
         2, params, 0, tips_on_claim, sizeof *r, (void **)&r);

@@ -55,7 +55,7 @@ def test_two_daemons_one_payout_or_one_refund(start_daemon, db, sim):
         freeze_at(b, "withdraw.before_send")
         # A goes on with its refund, then B with its send.
         a.signal(signal.SIGCONT)
-        fl.wait_until(lambda: a.log_contains("event=fault.continued"), 10, "A to go on")
+        fl.wait_until(lambda: a.log_contains("event=fault.resumed"), 10, "A to go on")
         fl.wait_until(lambda: a.log_contains(f"withdrawal_id={wid}") and (
             a.log_contains("event=withdrawal.lease_lost") or
             a.log_contains("event=withdrawal.failed ")), 10, "A's write to be answered")

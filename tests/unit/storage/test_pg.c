@@ -436,7 +436,7 @@ static void tip_copy_fill(struct tip_copy *c, enum pg_outcome outcome, const str
     if (t == NULL)
         return;
     snprintf(c->id, sizeof c->id, "%s", t->id);
-    snprintf(c->state, sizeof c->state, "%s", t->state);
+    snprintf(c->state, sizeof c->state, "%s", tip_state_name(t->state));
     snprintf(c->invoice, sizeof c->invoice, "%s", t->invoice);
     snprintf(c->created_at, sizeof c->created_at, "%s", t->created_at);
     snprintf(c->expires_at, sizeof c->expires_at, "%s", t->expires_at);
@@ -515,6 +515,77 @@ static struct tip_copy tip_settle_run(struct pg_pool *p, const char *id, int64_t
     return c;
 }
 
+/* The poller's fail is fenced by its lease token, and the trigger of migration 0007 refuses every
+ * tip state change but UNPAID -> SETTLED and UNPAID -> FAILED (and a tip born other than UNPAID).
+ */
+static void test_tips_fenced_fail_and_state_guard(void **state)
+{
+    struct pg_pool *p = pool_open(2, 5000);
+    char id[37], invoice[128], hash[80];
+    struct tip_new n;
+    make_tip(&n, id, invoice, hash);
+    assert_int_equal(tip_insert_run(p, &n).flag, 1);
+    const char *ip[1] = {id};
+    struct capture lease = sql_run(p,
+                                   "UPDATE tips SET lease_token = nextval('tip_lease_seq') "
+                                   "WHERE id = $1 RETURNING lease_token",
+                                   1, ip);
+    int64_t token = strtoll(lease.value, NULL, 10);
+
+    /* A stale token (an older claim) changes nothing: the tip stays UNPAID. */
+    struct tip_copy stale = {0};
+    tips_fail(p, id, token - 1, "EXPIRED", "poller", "Cancelled", on_tip_settle, &stale);
+    run_until(&stale.done, 10);
+    assert_int_equal(stale.outcome, PG_OK);
+    assert_int_equal(stale.flag, 0);
+    assert_string_equal(stale.state, "UNPAID");
+    /* The current one fails it, once. */
+    struct tip_copy ok = {0};
+    tips_fail(p, id, token, "EXPIRED", "poller", "Cancelled", on_tip_settle, &ok);
+    run_until(&ok.done, 10);
+    assert_int_equal(ok.flag, 1);
+    assert_string_equal(ok.state, "FAILED");
+    struct tip_copy twice = {0};
+    tips_fail(p, id, token, "EXPIRED", "poller", "Cancelled", on_tip_settle, &twice);
+    run_until(&twice.done, 10);
+    assert_int_equal(twice.flag, 0);
+    /* A settle after the fail is refused by its guard: no credit. */
+    struct tip_copy late = tip_settle_run(p, id, 5);
+    assert_int_equal(late.flag, 0);
+    assert_string_equal(late.state, "FAILED");
+
+    /* Illegal changes by hand are refused by the trigger. */
+    static const char *const refused[] = {
+        "UPDATE tips SET state = 'UNPAID', failure_reason = NULL WHERE id = $1",
+        "UPDATE tips SET state = 'SETTLED', failure_reason = NULL, settled_at = now(), "
+        "settled_amount = 1 WHERE id = $1",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        struct capture c = sql_run(p, refused[i], 1, ip);
+        assert_int_equal(c.outcome, PG_ERROR);
+        assert_string_equal(c.sqlstate, "23514");
+        assert_non_null(strstr(c.message, "refused"));
+    }
+    /* Changing other columns of a final tip is not a state change. */
+    struct capture other =
+        sql_run(p, "UPDATE tips SET node_status = 'Cancelled' WHERE id = $1", 1, ip);
+    assert_int_equal(other.outcome, PG_OK);
+    /* A tip cannot be born settled. */
+    char id2[37];
+    random_uuid(id2);
+    const char *bp[2] = {id2, app_id};
+    struct capture born = sql_run(
+        p,
+        "INSERT INTO tips (id, app_id, request_hash, post_id, from_user_id, to_user_id, asset, "
+        "amount, invoice, payment_hash, state, expires_at, next_check_at, settled_at, "
+        "settled_amount) VALUES ($1::uuid, $2, 'h', 'p', 'a', 'b', 'CKB', 1, 'inv-' || $1, "
+        "'hash-' || $1, 'SETTLED', now(), now(), now(), 1)",
+        2, bp);
+    assert_int_equal(born.outcome, PG_ERROR);
+    assert_string_equal(born.sqlstate, "23514");
+    pg_pool_free(p);
+}
+
 static void test_tips_insert_get_check(void **state)
 {
     struct pg_pool *p = pool_open(2, 5000);
@@ -573,8 +644,20 @@ static void test_tips_insert_get_check(void **state)
     assert_int_equal(ga.outcome, PG_OK);
     assert_false(ga.present);
 
+    /* A check is recorded only under the tip's current lease token. */
+    const char *lp[1] = {id};
+    struct capture lease = sql_run(p,
+                                   "UPDATE tips SET lease_token = nextval('tip_lease_seq') "
+                                   "WHERE id = $1 RETURNING lease_token",
+                                   1, lp);
+    int64_t token = strtoll(lease.value, NULL, 10);
+    struct capture stale = {0};
+    tips_record_check(p, id, token - 1, "poller", "Open", 4000, NULL, capture_cb, &stale);
+    run_until(&stale.done, 10);
+    assert_int_equal(stale.outcome, PG_OK);
+    assert_string_equal(stale.value, "f");
     struct capture rc = {0};
-    tips_record_check(p, id, "poller", "Open", 4000, NULL, capture_cb, &rc);
+    tips_record_check(p, id, token, "poller", "Open", 4000, NULL, capture_cb, &rc);
     run_until(&rc.done, 10);
     assert_int_equal(rc.outcome, PG_OK);
     assert_string_equal(rc.value, "t");
@@ -588,8 +671,13 @@ static void test_tips_insert_get_check(void **state)
                                 "interval '3 seconds') FROM tips WHERE id = $1",
                                 1, params);
     assert_string_equal(cc.value, "1 true");
-    /* Fire and forget works too. */
-    tips_record_check(p, id, "poller", "Open", 1000, NULL, NULL, NULL);
+    /* The reschedule ended the lease: the same token writes nothing more. */
+    struct capture again = {0};
+    tips_record_check(p, id, token, "poller", "Open", 1000, NULL, capture_cb, &again);
+    run_until(&again.done, 10);
+    assert_string_equal(again.value, "f");
+    /* tip.status's observation: fire and forget, never pushes the next check later. */
+    tips_observe(p, id, "tip.status", "Received", NULL, NULL);
     ev_tstamp end = ev_time() + 10;
     while (pg_pool_pending(p) > 0 && ev_time() < end)
         ev_run(loop, EVRUN_ONCE);
@@ -599,7 +687,13 @@ static void test_tips_insert_get_check(void **state)
                                 "'>' || next_state, ',' ORDER BY id) FROM tip_events "
                                 "WHERE tip_id = $1",
                                 1, params);
-    assert_string_equal(ev.value, "tip.create:->UNPAID,poller:UNPAID>UNPAID,poller:UNPAID>UNPAID");
+    assert_string_equal(ev.value,
+                        "tip.create:->UNPAID,poller:UNPAID>UNPAID,tip.status:UNPAID>UNPAID");
+    struct capture sched = sql_run(p,
+                                   "SELECT node_status || ' ' || (next_check_at > now() + "
+                                   "interval '3 seconds') FROM tips WHERE id = $1",
+                                   1, params);
+    assert_string_equal(sched.value, "Received true");
     pg_pool_free(p);
 }
 
@@ -652,9 +746,19 @@ static void test_tips_settle(void **state)
 
     /* Settled tips take no more checks. */
     struct capture rc = {0};
-    tips_record_check(p, id, "poller", "Paid", 1000, NULL, capture_cb, &rc);
+    tips_observe(p, id, "tip.status", "Open", capture_cb, &rc);
     run_until(&rc.done, 10);
     assert_string_equal(rc.value, "f");
+    /* A settled tip is final: the trigger refuses any other state (migration 0007). */
+    const char *sp[1] = {id};
+    struct capture back = sql_run(p, "UPDATE tips SET state = 'UNPAID' WHERE id = $1", 1, sp);
+    assert_int_equal(back.outcome, PG_ERROR);
+    assert_string_equal(back.sqlstate, "23514");
+    assert_non_null(strstr(back.message, "SETTLED -> UNPAID refused"));
+    struct capture tofail = sql_run(
+        p, "UPDATE tips SET state = 'FAILED', failure_reason = 'EXPIRED' WHERE id = $1", 1, sp);
+    assert_int_equal(tofail.outcome, PG_ERROR);
+    assert_string_equal(tofail.sqlstate, "23514");
 
     /* The ledger and the event log are append-only. */
     struct capture up = sql_run(p,
@@ -750,6 +854,7 @@ int main(void)
         cmocka_unit_test(test_apps),
         cmocka_unit_test(test_tips_insert_get_check),
         cmocka_unit_test(test_tips_settle),
+        cmocka_unit_test(test_tips_fenced_fail_and_state_guard),
         cmocka_unit_test(test_tips_concurrent_settle),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
