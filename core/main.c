@@ -229,6 +229,7 @@ fail:
     poller_free(d.poller);
     health_free(d.health);
     rpc_free(d.rpc);
+    tips_free();
     nonce_store_free(nonces);
     http_server_free(d.http);
     fnn_client_free(d.fnn);

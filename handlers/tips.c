@@ -17,6 +17,7 @@
 #include "core/invoice_match.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/owner.h"
 #include "storage/tips.h"
 
 #define TIP_FIELD_MAX 128
@@ -361,9 +362,12 @@ static void tip_create(struct rpc_call *call)
  * poller's expiry and cancel always run. A Paid answer settles the tip through the shared,
  * idempotent settle step (no lease needed). */
 
+struct status_check;
+
 struct tip_status {
     struct rpc_call *call;
-    struct tip_status *next; /* the other waiters of the same node check */
+    struct tip_status *next;    /* the other waiters of the same node check */
+    struct status_check *check; /* the shared check this call waits on, or NULL */
     char tip_id[37];
     json_t *stored; /* the answer from the stored row, used unless the node settles the tip */
 };
@@ -375,9 +379,10 @@ struct status_check {
     char tip_id[37];
     char payment_hash[67];
     const struct rpc_env *env;
-    double started;        /* wall clock of the last node call's start */
-    struct fnn_call *call; /* in flight, or NULL */
-    ev_timer next;         /* the deferred check, active while callers wait for it */
+    double started;          /* wall clock of the last node call's start */
+    struct fnn_call *call;   /* in flight, or NULL */
+    struct pg_query *settle; /* the settle step after a Paid answer, in flight, or NULL */
+    ev_timer next;           /* the deferred check, active while callers wait for it */
     struct tip_status *waiters;
     struct status_check *prev, *next_entry;
 };
@@ -413,7 +418,8 @@ static void checks_append(struct status_check *e)
  * back. Bounded by the tips checked in the last second. */
 static void checks_sweep(double now)
 {
-    while (checks_head != NULL && checks_head->call == NULL && !ev_is_active(&checks_head->next) &&
+    while (checks_head != NULL && checks_head->call == NULL && checks_head->settle == NULL &&
+           !ev_is_active(&checks_head->next) &&
            now - checks_head->started >= STATUS_CHECK_INTERVAL_S) {
         struct status_check *e = checks_head;
         checks_unlink(e);
@@ -431,9 +437,25 @@ static json_t *status_json(const struct rpc_call *call, const struct tip *t)
                      t->expires_at, "failureReason", json_string_or_null(t->failure_reason));
 }
 
+/* Takes ts off the waiters of its shared check (a call aborted at shutdown while it waited). */
+static void waiter_unlink(struct tip_status *ts)
+{
+    if (ts->check == NULL)
+        return;
+    for (struct tip_status **pp = &ts->check->waiters; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == ts) {
+            *pp = ts->next;
+            break;
+        }
+    }
+    ts->check = NULL;
+    ts->next = NULL;
+}
+
 static void status_dispose(void *p)
 {
     struct tip_status *ts = p;
+    waiter_unlink(ts);
     json_decref(ts->stored);
     free(ts);
 }
@@ -443,6 +465,17 @@ static void status_finish(struct tip_status *ts, json_t *answer)
     rpc_reply(ts->call, answer);
     json_decref(ts->stored);
     free(ts);
+}
+
+/* Detaches the waiters of the check that just answered: each is answered from here on, and
+ * callers arriving meanwhile wait for the next check. */
+static struct tip_status *waiters_take(struct status_check *e)
+{
+    struct tip_status *w = e->waiters;
+    e->waiters = NULL;
+    for (struct tip_status *ts = w; ts != NULL; ts = ts->next)
+        ts->check = NULL;
+    return w;
 }
 
 /* Answers every waiter of a chain with its stored row. */
@@ -455,13 +488,15 @@ static void waiters_finish_stored(struct tip_status *ts)
     }
 }
 
-/* ctx: the first waiter of the chain that shared the node's Paid answer. */
+/* ctx: the check whose node answer was Paid; its waiters wait here for the settle. */
 static void on_settled(void *ctx, enum pg_outcome outcome, const struct tip *t, int applied)
 {
-    struct tip_status *ts = ctx;
+    struct status_check *e = ctx;
+    e->settle = NULL;
+    struct tip_status *ts = waiters_take(e);
     if (outcome != PG_OK || t == NULL) {
         /* Not settled now; the poller will retry. The stored state is still true. */
-        log_event(LOG_WARN, "tip.settle_failed", "tip_id=%s source=tip.status", ts->tip_id);
+        log_event(LOG_WARN, "tip.settle_failed", "tip_id=%s source=tip.status", e->tip_id);
         waiters_finish_stored(ts);
         return;
     }
@@ -479,20 +514,21 @@ static void on_settled(void *ctx, enum pg_outcome outcome, const struct tip *t, 
 static void on_node_status(void *ctx, const struct fnn_result *res)
 {
     struct status_check *e = ctx;
-    struct tip_status *waiters = e->waiters;
+    const struct rpc_env *env = e->env;
     e->call = NULL;
-    e->waiters = NULL;
-    const struct rpc_env *env = waiters->call->env;
     struct fnn_invoice inv;
     char err[128];
     if (res->outcome != FNN_OK || fnn_invoice_decode(res->result, &inv, err, sizeof err) != 0) {
-        waiters_finish_stored(waiters);
+        waiters_finish_stored(waiters_take(e));
         return;
     }
     if (inv.status == FNN_INV_PAID) {
         int64_t credit = inv.has_amount && inv.amount <= INT64_MAX ? (int64_t)inv.amount : 0;
         if (credit > 0) {
-            tips_settle(env->pg, e->tip_id, credit, "tip.status", "Paid", on_settled, waiters);
+            /* The waiters stay on the check until the settle answers, so a call aborted
+             * meanwhile is taken off it; callers arriving meanwhile join them. */
+            e->settle =
+                tips_settle(env->pg, e->tip_id, credit, "tip.status", "Paid", on_settled, e);
             return;
         }
         log_event(LOG_ERROR, "tip.paid_without_amount", "tip_id=%s", e->tip_id);
@@ -500,7 +536,7 @@ static void on_node_status(void *ctx, const struct fnn_result *res)
         tips_observe(env->pg, e->tip_id, "tip.status", fnn_invoice_status_name(inv.status), NULL,
                      NULL);
     }
-    waiters_finish_stored(waiters);
+    waiters_finish_stored(waiters_take(e));
 }
 
 /* Starts the node check shared by the entry's waiters. */
@@ -511,8 +547,12 @@ static void status_check_start(struct status_check *e)
     checks_unlink(e);
     checks_append(e);
     json_t *p = json_pack("{s:s}", "payment_hash", e->payment_hash);
+    /* The check belongs to this module, not to the call that happened to start it: an aborted
+     * caller must not cancel the answer the other waiters share (tips_free cancels it). */
+    owner_id prev = owner_enter(0);
     e->call =
         fnn_call(env->fnn, "get_invoice", p, env->cfg->tip_status_timeout_ms, on_node_status, e);
+    owner_leave(prev);
 }
 
 static void on_status_due(struct ev_loop *loop, ev_timer *w, int revents)
@@ -543,7 +583,8 @@ static void status_check_node(struct tip_status *ts, const struct tip *t)
     }
     ts->next = e->waiters;
     e->waiters = ts;
-    if (e->call != NULL || ev_is_active(&e->next))
+    ts->check = e;
+    if (e->call != NULL || e->settle != NULL || ev_is_active(&e->next))
         return;
     double wait = e->started + STATUS_CHECK_INTERVAL_S - now;
     if (e->started == 0 || wait <= 0) {
@@ -612,6 +653,24 @@ static void tip_status(struct rpc_call *call)
         tips_get_by_invoice(call->env->pg, call->app_id, invoice, on_status_row, ts);
     else
         tips_get(call->env->pg, call->app_id, tip_id, on_status_row, ts);
+}
+
+void tips_free(void)
+{
+    /* After rpc_free: every waiting call was aborted and taken off its check. */
+    while (checks_head != NULL) {
+        struct status_check *e = checks_head;
+        checks_unlink(e);
+        if (e->call != NULL)
+            fnn_call_cancel(e->call);
+        if (e->settle != NULL)
+            pg_query_cancel(e->settle);
+        if (ev_is_active(&e->next))
+            ev_timer_stop(e->env->loop->ev, &e->next);
+        free(e);
+    }
+    hashmap_free(status_checks, NULL);
+    status_checks = NULL;
 }
 
 void tips_register(struct rpc *rpc)

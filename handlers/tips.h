@@ -7,6 +7,10 @@
 #include "handlers/rpc.h"
 
 void tips_register(struct rpc *rpc);
+/* Cancels tip.status's shared node checks and settles still in flight and frees its table. Call
+ * after rpc_free (which aborts the calls waiting on them) and before the Fiber client and the
+ * pool are freed. */
+void tips_free(void);
 
 /* tip.create params after validation; strings borrowed from the params JSON, message owned. */
 struct tip_create_params {

@@ -148,3 +148,43 @@ def test_drain_timeout_with_queries_and_node_calls_pending(db, sim, start_daemon
     assert rc == 0, f"exit code {rc}; log:\n{d.log()[-6000:]}"
     assert d.log_contains("event=serve.drain_timeout"), "the drain must have timed out"
     assert "AddressSanitizer" not in d.log() and "LeakSanitizer" not in d.log()
+
+
+def test_drain_timeout_with_a_shared_status_settle_pending(db, sim, start_daemon):
+    """tip.status shares one node check per tip a second; the check and the settle that follows a
+    Paid answer belong to the tips module, not to the call that started them. Here the shared
+    settle is stuck on the tip's row lock when the drain deadline passes, with a status call
+    waiting on it: the call is aborted, the module cancels its settle, and no callback runs into
+    the aborted call (under ASan a write into it is a report and a non-zero exit)."""
+    d = start_daemon({"FIBERLINK_SHUTDOWN_TIMEOUT_MS": "300",
+                      "FIBERLINK_POLL_INTERVAL_MS": "60000",
+                      "FIBERLINK_WITHDRAW_INTERVAL_MS": "60000",
+                      "FIBERLINK_DB_QUERY_TIMEOUT_MS": "60000",
+                      "FIBERLINK_TIP_STATUS_TIMEOUT_MS": "60000"})
+    socks = []
+    with fl.Client(d.base, db.app_id, db.secret) as c:
+        tip = c.result("tip.create", fl.tip_params(postId="shared-settle"))
+        # A first status starts the tip's shared check; the next ones wait for the following one,
+        # a second later, which finds the invoice Paid and settles behind the row lock.
+        assert c.result("tip.status", {"tipId": tip["tipId"]})["state"] == "UNPAID"
+        sim.pay(tip["invoice"])
+        lock = psycopg.connect(db.url)
+        try:
+            lock.execute("SELECT 1 FROM tips WHERE id = %s FOR UPDATE", (tip["tipId"],))
+            for _ in range(3):
+                socks.append(_send_raw(d, c, "tip.status", {"tipId": tip["tipId"]}))
+            with lock.cursor() as cur:
+                fl.wait_until(lambda: cur.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND "
+                    "application_name = 'fiberlinkd'").fetchone()[0] >= 1, 20 * fl.SLOW,
+                    "the shared settle to wait on the row lock")
+            d.signal(signal.SIGTERM)
+            rc = d.wait(30 * fl.SLOW)
+        finally:
+            for s in socks:
+                s.close()
+            lock.rollback()
+            lock.close()
+    assert rc == 0, f"exit code {rc}; log:\n{d.log()[-6000:]}"
+    assert d.log_contains("event=serve.drain_timeout"), "the drain must have timed out"
+    assert "AddressSanitizer" not in d.log() and "LeakSanitizer" not in d.log()
