@@ -156,7 +156,7 @@ void config_init(struct config *c)
     c->db_query_timeout_ms = 5000;
     c->fnn_rpc_url = xstrdup("http://127.0.0.1:8227");
     c->fnn_timeout_ms = 5000;
-    c->fnn_max_connections = 16;
+    c->fnn_max_connections = 64;
     c->fnn_max_inflight = 256;
     c->db_max_pending = 4096;
     c->app_lookup_rate = 50;

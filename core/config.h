@@ -20,7 +20,7 @@ struct config {
     char *fnn_rpc_url;               /* "fnn_rpc_url": default "http://127.0.0.1:8227" */
     char *fnn_rpc_token;             /* "fnn_rpc_token": optional Biscuit bearer token (secret) */
     int fnn_timeout_ms;              /* "fnn_timeout_ms": 100..600000, default 5000 */
-    int fnn_max_connections;         /* "fnn_max_connections": TCP connections to the node at once, 1..1024, default 16 */
+    int fnn_max_connections;         /* "fnn_max_connections": TCP connections to the node at once, 1..1024, default 64 */
     int fnn_max_inflight;            /* "fnn_max_inflight": node calls of API requests in flight, 1..1000000, default 256 */
     int db_max_pending;              /* "db_max_pending": queries of API requests queued or running, 1..1000000, default 4096 */
     int app_lookup_rate;             /* "app_lookup_rate": lookups per second of app ids not known to be apps, 1..100000, default 50 */

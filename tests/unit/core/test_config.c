@@ -33,7 +33,7 @@ static void test_defaults(void **state)
     assert_string_equal(c.fnn_rpc_url, "http://127.0.0.1:8227");
     assert_null(c.fnn_rpc_token);
     assert_int_equal(c.fnn_timeout_ms, 5000);
-    assert_int_equal(c.fnn_max_connections, 16);
+    assert_int_equal(c.fnn_max_connections, 64);
     assert_int_equal(c.fnn_max_inflight, 256);
     assert_int_equal(c.db_max_pending, 4096);
     assert_int_equal(c.app_lookup_rate, 50);
