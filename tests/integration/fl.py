@@ -169,6 +169,15 @@ class Sim(Proc):
         return super().stop(timeout)
 
 
+def process_frozen(pid):
+    """True while the process is stopped (state T/t in /proc/<pid>/stat), e.g. by SIGSTOP."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("T", "t")
+    except OSError:
+        return False
+
+
 class Daemon(Proc):
     """fiberlinkd serve with a clean environment; ready once GET /healthz/live answers."""
 
@@ -195,11 +204,18 @@ class Daemon(Proc):
     def _live(self):
         if not self.alive():
             return True
+        # A daemon armed with a ":stop" fault point may reach it (its poller or runner runs as soon
+        # as it listens) before this check is answered: frozen there, it has started.
+        if self.frozen():
+            return True
         try:
             return httpx.get(self.base + "/healthz/live", timeout=1,
                              verify=False).status_code == 200
         except httpx.HTTPError:
             return False
+
+    def frozen(self):
+        return process_frozen(self.pid)
 
     def stop_checked(self):
         """SIGTERM and require a clean exit (code 0) within the drain bound plus slack."""

@@ -183,17 +183,9 @@ def test_concurrent_status_calls_share_one_node_call(rig):
 
 # --- two pollers and tip.status on one tip ----------------------------------------------------
 
-def proc_state(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return None
-
-
 def freeze_seen(d, point):
     fl.wait_until(lambda: f"event=fault.fired point={point} action=stop" in d.log()
-                  and proc_state(d.pid) == "T", 20, f"{d.log_path} frozen at {point}")
+                  and d.frozen(), 20, f"{d.log_path} frozen at {point}")
 
 
 def resume(d):

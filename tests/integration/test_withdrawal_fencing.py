@@ -16,19 +16,10 @@ import test_withdrawal_runner as wr
 LEASE_MS = 1000
 
 
-def frozen(proc):
-    """True once the process is stopped (state T in /proc/<pid>/stat)."""
-    try:
-        with open(f"/proc/{proc.pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] in ("T", "t")
-    except OSError:
-        return False
-
-
 def freeze_at(daemon, point):
     fl.wait_until(lambda: daemon.log_contains(f"event=fault.fired point={point}"), 30,
                   f"{point} to fire")
-    fl.wait_until(lambda: frozen(daemon), 10, f"the daemon to stop at {point}")
+    fl.wait_until(lambda: daemon.frozen(), 10, f"the daemon to stop at {point}")
 
 
 def test_two_daemons_one_payout_or_one_refund(start_daemon, db, sim):
