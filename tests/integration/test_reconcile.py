@@ -120,6 +120,14 @@ def test_unknown_argument_is_an_error(db):
 
 # ---- corruptions, each on a fresh database ----------------------------------------------------
 
+def fail_tip(lg, tip, reason, node_status):
+    """Fails an open tip the way the poller does: under a lease token of its own."""
+    rows = lg.sql("UPDATE tips SET lease_token = nextval('tip_lease_seq') WHERE id = %s",
+                  f"SELECT applied FROM fl_fail_tip_fenced(%s, currval('tip_lease_seq'), "
+                  f"'{reason}', 'test', '{node_status}')", params=(tip,))
+    assert rows == [(True,)], rows
+
+
 class Ledger:
     """A fresh database with app forum1 and helpers that drive the daemon's own SQL functions."""
 
@@ -179,7 +187,7 @@ def ledger(pg):
         lg.settled_tip(to_user=f"u{i}")
     lg.tip()
     failed = lg.tip()
-    lg.sql("SELECT applied FROM fl_fail_tip(%s, 'EXPIRED', 'test', 'Expired')", params=(failed,))
+    fail_tip(lg, failed, "EXPIRED", "Expired")
     assert_clean(url)
     yield lg
     drop_database(pg, name)
@@ -245,8 +253,7 @@ def test_settlement_transfer_without_a_tip(ledger):
 def test_settlement_transfer_for_a_tip_not_settled(ledger, state):
     tip = ledger.tip(to_user="bob")
     if state == "FAILED":
-        ledger.sql("SELECT applied FROM fl_fail_tip(%s, 'CANCELLED', 'test', 'Cancelled')",
-                   params=(tip,))
+        fail_tip(ledger, tip, "CANCELLED", "Cancelled")
     ledger.transfer(ledger.account("NODE", ""), ledger.account("USER", "bob"), 1000,
                     kind="SETTLEMENT", ref=tip, key=f"settlement:tip:{tip}")
     found = assert_findings(ledger.url)
