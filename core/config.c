@@ -102,6 +102,16 @@ static const struct config_key keys[] = {
     INT_KEY(withdraw_batch, 1, 10000),
     INT_KEY(withdraw_lease_ms, 1000, 3600000),
     INT_KEY(withdraw_payment_poll_ms, 10, 60000),
+    STR_KEY(ckb_rpc_url, CONFIG_KIND_OPTIONAL, 0),
+    STR_KEY(ckb_network, CONFIG_KIND_STRING, 0),
+    STR_KEY(ckb_hot_wallet_key_file, CONFIG_KIND_OPTIONAL, 0),
+    INT_KEY(ckb_fee_rate, 1000, 100000000),
+    INT_KEY(ckb_confirmations, 1, 10000),
+    INT_KEY(ckb_batch_interval_ms, 10, 3600000),
+    INT_KEY(ckb_batch_max, 1, 1000),
+    INT_KEY(ckb_timeout_ms, 100, 600000),
+    INT_KEY(ckb_poll_ms, 10, 600000),
+    INT_KEY(ckb_lease_ms, 1000, 3600000),
 };
 
 static const struct config_key *key_find(const char *name)
@@ -198,6 +208,14 @@ void config_init(struct config *c)
     c->withdraw_batch = 50;
     c->withdraw_lease_ms = 60000;
     c->withdraw_payment_poll_ms = 500;
+    c->ckb_network = xstrdup("testnet");
+    c->ckb_fee_rate = 1000;
+    c->ckb_confirmations = 24;
+    c->ckb_batch_interval_ms = 2000;
+    c->ckb_batch_max = 100;
+    c->ckb_timeout_ms = 5000;
+    c->ckb_poll_ms = 1000;
+    c->ckb_lease_ms = 60000;
 }
 
 void config_dispose(struct config *c)
@@ -655,6 +673,16 @@ int config_validate_serve(const struct config *c, char *err, size_t errsz)
     }
     if (c->nlisten < 1) {
         set_err(err, errsz, "listen must name at least one address");
+        return -1;
+    }
+    if (strcmp(c->ckb_network, "mainnet") != 0 && strcmp(c->ckb_network, "testnet") != 0 &&
+        strcmp(c->ckb_network, "devnet") != 0) {
+        set_err(err, errsz, "ckb_network: must be mainnet, testnet or devnet");
+        return -1;
+    }
+    if (c->ckb_rpc_url != NULL && strncmp(c->ckb_rpc_url, "http://", 7) != 0 &&
+        strncmp(c->ckb_rpc_url, "https://", 8) != 0) {
+        set_err(err, errsz, "ckb_rpc_url: must be an http:// or https:// URL");
         return -1;
     }
     if (c->usdi_udt_type_script_json != NULL &&
