@@ -15,6 +15,12 @@ ALTER TABLE withdrawals ALTER COLUMN payment_hash DROP NOT NULL;
 ALTER TABLE withdrawals ADD COLUMN address text;
 ALTER TABLE withdrawals ADD COLUMN lock_script bytea;
 ALTER TABLE withdrawals ADD COLUMN network_fee bigint CHECK (network_fee >= 0);
+-- The on-chain runner keeps these current: the transaction now carrying the withdrawal (its
+-- ckb_txs row, from a later migration, and its hash) and that transaction's confirmations as last
+-- seen (NULL until committed in a block). withdrawal.status reads them.
+ALTER TABLE withdrawals ADD COLUMN ckb_tx_id bigint;
+ALTER TABLE withdrawals ADD COLUMN tx_hash text;
+ALTER TABLE withdrawals ADD COLUMN confirmations integer CHECK (confirmations >= 0);
 ALTER TABLE withdrawals ADD CONSTRAINT withdrawals_destination_fields_check CHECK (
     (destination_kind = 'PAYMENT_REQUEST' AND payment_request IS NOT NULL
         AND payment_hash IS NOT NULL AND address IS NULL AND lock_script IS NULL)
