@@ -86,6 +86,12 @@ typedef void (*ckb_cells_cb)(void *ctx, enum ckb_outcome o, const struct ckb_liv
                              int n, const char *last_cursor, const char *message);
 struct ckb_rpc_call *ckb_get_cells(struct ckb_rpc *c, const struct ckb_script *lock,
                                    const char *after, int limit, ckb_cells_cb cb, void *ctx);
+/* Pure decoder of a get_cells result (fuzzed/tested). Accepts at most limit objects, each a plain
+ * cell (type null, output_data "0x" or absent) whose lock is lock (unchecked when lock is NULL).
+ * On 0, *cells is a new array of *n cells (free() it; NULL when *n is 0) and *last_cursor is
+ * borrowed from result. -1 otherwise, with nothing to free. */
+int ckb_cells_page_decode(const json_t *result, const struct ckb_script *lock, int limit,
+                          struct ckb_live_cell **cells, int *n, const char **last_cursor);
 
 /* send_transaction(tx, "passthrough"). On CKB_OK or CKB_DUPLICATE hash is the tx hash. */
 typedef void (*ckb_send_cb)(void *ctx, enum ckb_outcome o, const uint8_t *hash,
