@@ -197,7 +197,8 @@ static int ctl_script(struct sim *sim, json_t *params, json_t **res, struct sim_
     }
     err->code = -32602;
     if (method == NULL || method[0] == '\0' || strncmp(method, "sim_", 4) == 0) {
-        snprintf(err->message, sizeof err->message, "Invalid params: `method` must name a node method");
+        snprintf(err->message, sizeof err->message,
+                 "Invalid params: `method` must name a node method");
         return -1;
     }
     if (o < 0) {
@@ -206,10 +207,9 @@ static int ctl_script(struct sim *sim, json_t *params, json_t **res, struct sim_
         return -1;
     }
     int code = o == SIM_OUT_REJECT ? -1106 : -1;
-    const char *message =
-        o == SIM_OUT_REJECT
-            ? "PoolIsFull: Transaction are replaced because the pool is full"
-            : "CKBInternalError: node busy";
+    const char *message = o == SIM_OUT_REJECT
+                              ? "PoolIsFull: Transaction are replaced because the pool is full"
+                              : "CKBInternalError: node busy";
     if (ev != NULL && !json_is_null(ev)) {
         json_t *c = json_object_get(ev, "code"), *m = json_object_get(ev, "message");
         if (!json_is_object(ev) || (c != NULL && !json_is_integer(c)) ||
@@ -506,8 +506,7 @@ int main(int argc, char **argv)
     log_event(LOG_INFO, "sim.listening",
               "port=%d network=%s block_interval_ms=%llu min_fee_rate=%llu dep_group=%s",
               http_server_port(sim.http, 0), ckb_network_name(cfg.network),
-              (unsigned long long)sim.block_interval_ms, (unsigned long long)cfg.min_fee_rate,
-              dep);
+              (unsigned long long)sim.block_interval_ms, (unsigned long long)cfg.min_fee_rate, dep);
 
     ev_run(sim.loop.ev, 0);
     ev_timer_stop(sim.loop.ev, &sim.drain);

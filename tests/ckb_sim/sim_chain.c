@@ -1,9 +1,10 @@
 /* ckb-sim's chain, pool and verifier (see sim_chain.h). The verifier follows the order of a CKB
- * node's submit path (../../../shared/reference/ckb-onchain.md §11): outputs validator, non-contextual
- * checks, duplicate, resolve, fee, RBF, since and capacity, then the lock scripts. The only script
- * it can run is the default lock (secp256k1_blake160_sighash_all), emulated exactly as §5
- * describes through core/ckb_sign.h; any other lock is refused as ScriptNotFound, and type scripts
- * whose code is among the deps are accepted without running (the hub never pays to them). */
+ * node's submit path (../../../shared/reference/ckb-onchain.md §11): outputs validator,
+ * non-contextual checks, duplicate, resolve, fee, RBF, since and capacity, then the lock scripts.
+ * The only script it can run is the default lock (secp256k1_blake160_sighash_all), emulated exactly
+ * as §5 describes through core/ckb_sign.h; any other lock is refused as ScriptNotFound, and type
+ * scripts whose code is among the deps are accepted without running (the hub never pays to them).
+ */
 #include "tests/ckb_sim/sim_chain.h"
 
 #include <inttypes.h>
@@ -25,9 +26,9 @@
 #define SIGHASH_CYCLES 1400000
 #define NULL_INDEX 0xffffffffu
 
-static const uint8_t TYPE_ID_CODE_HASH[32] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x54, 0x59, 0x50, 0x45, 0x5f, 0x49, 0x44};
+static const uint8_t TYPE_ID_CODE_HASH[32] = {0, 0, 0, 0,    0,    0,    0,    0,    0,    0,   0,
+                                              0, 0, 0, 0,    0,    0,    0,    0,    0,    0,   0,
+                                              0, 0, 0, 0x54, 0x59, 0x50, 0x45, 0x5f, 0x49, 0x44};
 /* What the sighash Type ID script must hash to (§2): checked when genesis is built. */
 static const char SIGHASH_TYPE_HASH_HEX[] =
     "9bd7e06f3ecf4be0f2fcd2188b23f1b9fcc88e5d4b65a8637b17723bbda3cce8";
@@ -196,8 +197,14 @@ static struct sim_tx *record_new(struct sim_chain *c, struct ckb_tx *tx, const u
     return t;
 }
 
-size_t sim_chain_ntx(const struct sim_chain *c) { return c->nall; }
-struct sim_tx *sim_chain_tx_at(const struct sim_chain *c, size_t i) { return c->all[i]; }
+size_t sim_chain_ntx(const struct sim_chain *c)
+{
+    return c->nall;
+}
+struct sim_tx *sim_chain_tx_at(const struct sim_chain *c, size_t i)
+{
+    return c->all[i];
+}
 
 static int in_pool(const struct sim_tx *t)
 {
@@ -296,8 +303,11 @@ static void type_id_args(uint64_t index, uint8_t out[32])
 static void script_set(struct ckb_script *s, const uint8_t code_hash[32], uint8_t hash_type,
                        const uint8_t *args, size_t args_len)
 {
+    uint8_t ch[32];
+    memcpy(ch, code_hash, 32);
     memset(s, 0, sizeof *s);
-    memcpy(s->code_hash, code_hash, 32);
+    code_hash = ch;
+    memmove(s->code_hash, code_hash, 32);
     s->hash_type = hash_type;
     memcpy(s->args, args, args_len);
     s->args_len = args_len;
@@ -531,9 +541,18 @@ void sim_chain_free(struct sim_chain *c)
     free(c);
 }
 
-const struct sim_config *sim_chain_config(const struct sim_chain *c) { return &c->cfg; }
-void sim_chain_set_min_fee_rate(struct sim_chain *c, uint64_t rate) { c->cfg.min_fee_rate = rate; }
-uint64_t sim_chain_tip(const struct sim_chain *c) { return c->nblocks - 1; }
+const struct sim_config *sim_chain_config(const struct sim_chain *c)
+{
+    return &c->cfg;
+}
+void sim_chain_set_min_fee_rate(struct sim_chain *c, uint64_t rate)
+{
+    c->cfg.min_fee_rate = rate;
+}
+uint64_t sim_chain_tip(const struct sim_chain *c)
+{
+    return c->nblocks - 1;
+}
 
 const struct sim_block *sim_chain_block(const struct sim_chain *c, uint64_t number)
 {
@@ -723,7 +742,8 @@ static int outputs_validator(const struct ckb_tx *tx, const char *mode, struct s
 {
     static const char MULTISIG_HEX[] =
         "5c5069eb0857efc65e1bca0c07df34c31663b3622fd3876c876320fc9634e2a8";
-    static const char DAO_HEX[] = "82d76d1b75fe2fd9a27dfbaa65a039221a380d76c926f378d3f81cf3e7e13f2e";
+    static const char DAO_HEX[] =
+        "82d76d1b75fe2fd9a27dfbaa65a039221a380d76c926f378d3f81cf3e7e13f2e";
     if (mode == NULL || strcmp(mode, "passthrough") == 0)
         return 0;
     uint8_t multisig[32], dao[32], sighash[32];
@@ -802,13 +822,14 @@ static int since_check(const struct sim_chain *c, const struct ckb_tx *tx, struc
             continue;
         /* Only the absolute block-number form (flags 0) is modelled. */
         if ((s >> 56) != 0) {
-            snprintf(text, sizeof text, "InvalidSince(Inputs[%zu]): the field since is invalid",
-                     i);
+            snprintf(text, sizeof text, "InvalidSince(Inputs[%zu]): the field since is invalid", i);
             return reject_tx_error(rej, text);
         }
         if (s > sim_chain_tip(c)) {
-            snprintf(text, sizeof text, "Immature(Inputs[%zu]): the transaction is immature "
-                                        "because of the since requirement", i);
+            snprintf(text, sizeof text,
+                     "Immature(Inputs[%zu]): the transaction is immature "
+                     "because of the since requirement",
+                     i);
             return reject_tx_error(rej, text);
         }
     }
@@ -821,17 +842,21 @@ static int capacity_check(const struct ckb_tx *tx, struct sim_reject *rej)
         uint64_t occ = ckb_output_occupied(&tx->outputs[i], tx->outputs_data[i].len);
         if (occ > tx->outputs[i].capacity) {
             char text[256];
-            snprintf(text, sizeof text,
-                     "InsufficientCellCapacity(Outputs[%zu]): expected occupied capacity (0x%" PRIx64
-                     ") <= capacity (0x%" PRIx64 ")",
-                     i, occ, tx->outputs[i].capacity);
+            snprintf(
+                text, sizeof text,
+                "InsufficientCellCapacity(Outputs[%zu]): expected occupied capacity (0x%" PRIx64
+                ") <= capacity (0x%" PRIx64 ")",
+                i, occ, tx->outputs[i].capacity);
             return reject_tx_error(rej, text);
         }
     }
     return 0;
 }
 
-static int hash_cmp(const void *a, const void *b) { return memcmp(a, b, 32); }
+static int hash_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, 32);
+}
 
 /* Where a script's code is among the expanded deps: the record and output, or NULL. */
 static const struct resolved *find_code(const struct verify_ctx *v, const struct ckb_script *s)
@@ -914,8 +939,8 @@ static int scripts_check(struct sim_chain *c, const struct ckb_tx *tx, const uin
         char source[48], cause[400], h[67];
         snprintf(source, sizeof source, "Inputs[%zu].Lock", g[k].idx[0]);
         const struct resolved *code = find_code(v, g[k].script);
-        int is_sighash = code != NULL && code->creator == c->cellbase0 &&
-                         code->op.index == GEN_SIGHASH;
+        int is_sighash =
+            code != NULL && code->creator == c->cellbase0 && code->op.index == GEN_SIGHASH;
         if (!is_sighash) {
             /* Only the default lock can run here; any other lock is as good as absent. */
             sim_hex(g[k].script->code_hash, 32, h);
@@ -1122,8 +1147,7 @@ static void reject_dead(struct sim_chain *c)
                     continue;
                 char o[96], text[160];
                 fmt_out_point(op, o);
-                snprintf(text, sizeof text, "Resolve failed %s(%s)", dead ? "Dead" : "Unknown",
-                         o);
+                snprintf(text, sizeof text, "Resolve failed %s(%s)", dead ? "Dead" : "Unknown", o);
                 reject_pool_tx(c, t, "Resolve", text);
                 changed = 1;
                 break;

@@ -1,8 +1,9 @@
 /* ckb-sim's chain: blocks, every transaction it has seen (genesis, funding, accepted, rejected),
  * the live cell set, the transaction pool with its proposal window, and the verifier that accepts
- * or refuses a transaction as a CKB node does (../../../shared/reference/ckb-onchain.md §11, in that
- * order, with the node's error codes and message forms of §9). Reorgs detach blocks and send their
- * transactions back to the pool. No I/O and no JSON framing here: sim_methods.c shapes answers. */
+ * or refuses a transaction as a CKB node does (../../../shared/reference/ckb-onchain.md §11, in
+ * that order, with the node's error codes and message forms of §9). Reorgs detach blocks and send
+ * their transactions back to the pool. No I/O and no JSON framing here: sim_methods.c shapes
+ * answers. */
 #ifndef CKB_SIM_CHAIN_H
 #define CKB_SIM_CHAIN_H
 
@@ -38,16 +39,16 @@ struct sim_tx {
     uint64_t block_number;
     size_t tx_index;
     uint64_t added_ms;
-    char *reason;              /* SIM_TX_REJECTED: {"type":…,"description":…} as a JSON string */
-    struct sim_tx **spent_by;  /* per output: the committed transaction that consumed it */
-    struct sim_tx *hash_next;  /* hash table chain */
+    char *reason;             /* SIM_TX_REJECTED: {"type":…,"description":…} as a JSON string */
+    struct sim_tx **spent_by; /* per output: the committed transaction that consumed it */
+    struct sim_tx *hash_next; /* hash table chain */
 };
 
 struct sim_block {
     uint64_t number;
     uint8_t hash[32], parent_hash[32];
     uint64_t timestamp_ms;
-    json_t *cellbase; /* the block's cellbase as JSON (not a tracked transaction) */
+    json_t *cellbase;    /* the block's cellbase as JSON (not a tracked transaction) */
     struct sim_tx **txs; /* the non-cellbase transactions, in block order (genesis: all) */
     size_t ntxs;
     uint8_t (*proposals)[10];
@@ -85,7 +86,7 @@ size_t sim_chain_ntx(const struct sim_chain *c);
 struct sim_tx *sim_chain_tx_at(const struct sim_chain *c, size_t i);
 
 /* Live-cell status of an out point: 1 live (on chain, or in the pool when include_pool), 0 dead
- * (include_pool and a pool transaction spends it), -1 unknown. *out/*data_len give the cell. */
+ * (include_pool and a pool transaction spends it), -1 unknown. out and data give the cell. */
 int sim_chain_cell(const struct sim_chain *c, const struct ckb_out_point *op, int include_pool,
                    const struct ckb_output **out, const struct ckb_bytes **data);
 

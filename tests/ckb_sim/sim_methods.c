@@ -146,13 +146,13 @@ static json_t *header_json(const struct sim_block *b)
 {
     uint8_t zero[32] = {0}, root[32];
     ckb_hash(b->hash, 32, root); /* stands for the transactions root */
-    return json_pack("{s:s, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:s}", "compact_target",
-                     "0x20010000", "dao", hex_json(zero, 32), "epoch", epoch_json(b->number),
-                     "extra_hash", hex_json(zero, 32), "hash", hex_json(b->hash, 32), "nonce",
-                     "0x0", "number", ckb_json_uint(b->number), "parent_hash",
-                     hex_json(b->parent_hash, 32), "proposals_hash", hex_json(zero, 32),
-                     "timestamp", ckb_json_uint(b->timestamp_ms), "transactions_root",
-                     hex_json(root, 32), "version", "0x0");
+    return json_pack("{s:s, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:s}",
+                     "compact_target", "0x20010000", "dao", hex_json(zero, 32), "epoch",
+                     epoch_json(b->number), "extra_hash", hex_json(zero, 32), "hash",
+                     hex_json(b->hash, 32), "nonce", "0x0", "number", ckb_json_uint(b->number),
+                     "parent_hash", hex_json(b->parent_hash, 32), "proposals_hash",
+                     hex_json(zero, 32), "timestamp", ckb_json_uint(b->timestamp_ms),
+                     "transactions_root", hex_json(root, 32), "version", "0x0");
 }
 
 static json_t *block_json(const struct sim_block *b)
@@ -184,16 +184,16 @@ static int m_blockchain_info(struct sim_chain *c, json_t *params, json_t **res,
     if (positional(params, 0, 0, err) < 0)
         return -1;
     const struct sim_block *tip = sim_chain_block(c, sim_chain_tip(c));
-    *res = json_pack("{s:[], s:s, s:s, s:o, s:b, s:o}", "alerts", "chain",
-                     sim_chain_config(c)->network == CKB_TESTNET ? "ckb_testnet" : "ckb_dev",
-                     "difficulty", "0x100", "epoch", epoch_json(tip->number),
-                     "is_initial_block_download", 0, "median_time",
-                     ckb_json_uint(tip->timestamp_ms));
+    *res =
+        json_pack("{s:[], s:s, s:s, s:o, s:b, s:o}", "alerts", "chain",
+                  sim_chain_config(c)->network == CKB_TESTNET ? "ckb_testnet" : "ckb_dev",
+                  "difficulty", "0x100", "epoch", epoch_json(tip->number),
+                  "is_initial_block_download", 0, "median_time", ckb_json_uint(tip->timestamp_ms));
     return 0;
 }
 
-static int block_param(struct sim_chain *c, json_t *params, size_t max,
-                       const struct sim_block **b, struct sim_rpc_error *err)
+static int block_param(struct sim_chain *c, json_t *params, size_t max, const struct sim_block **b,
+                       struct sim_rpc_error *err)
 {
     uint64_t n;
     if (positional(params, 1, max, err) < 0 ||
@@ -242,11 +242,10 @@ static int m_tip_header(struct sim_chain *c, json_t *params, json_t **res,
     return 0;
 }
 
-static int m_live_cell(struct sim_chain *c, json_t *params, json_t **res,
-                       struct sim_rpc_error *err)
+static int m_live_cell(struct sim_chain *c, json_t *params, json_t **res, struct sim_rpc_error *err)
 {
     struct ckb_out_point op;
-    int with_data, include_pool;
+    int with_data = 0, include_pool = 0;
     if (positional(params, 2, 3, err) < 0)
         return -1;
     if (ckb_out_point_from_json(json_array_get(params, 0), &op) < 0)
@@ -374,8 +373,7 @@ static int parse_search(json_t *v, struct search *s, struct sim_rpc_error *err)
                : 0;
 }
 
-static int bytes_match(const uint8_t *have, size_t hn, const uint8_t *want, size_t wn,
-                       enum mode m)
+static int bytes_match(const uint8_t *have, size_t hn, const uint8_t *want, size_t wn, enum mode m)
 {
     if (m == MODE_EXACT)
         return hn == wn && memcmp(have, want, wn) == 0;
@@ -488,8 +486,7 @@ static int collect(void *p, const struct sim_tx *t, size_t oi, const uint8_t cur
     return json_array_size(x->objects) >= x->limit;
 }
 
-static int m_get_cells(struct sim_chain *c, json_t *params, json_t **res,
-                       struct sim_rpc_error *err)
+static int m_get_cells(struct sim_chain *c, json_t *params, json_t **res, struct sim_rpc_error *err)
 {
     struct search s;
     uint64_t limit;
@@ -645,11 +642,10 @@ static int m_get_transaction(struct sim_chain *c, json_t *params, json_t **res,
 {
     uint8_t hash[32];
     uint64_t verbosity = 2;
-    int only_committed;
+    int only_committed = 0;
     if (positional(params, 1, 3, err) < 0 || param_h256(json_array_get(params, 0), hash, err) < 0)
         return -1;
-    if (param(params, 1) != NULL &&
-        param_uint(param(params, 1), 2, "Uint32", &verbosity, err) < 0)
+    if (param(params, 1) != NULL && param_uint(param(params, 1), 2, "Uint32", &verbosity, err) < 0)
         return -1;
     if (param_bool(param(params, 2), 0, &only_committed, err) < 0)
         return -1;
@@ -680,8 +676,8 @@ static int m_get_transaction(struct sim_chain *c, json_t *params, json_t **res,
         } else {
             added = ckb_json_uint(t->added_ms);
             mrf = ckb_json_uint(t->fee + ckb_min_fee_for_size(ckb_tx_size_in_block(&t->tx), 1500));
-            st = status_json(t->state == SIM_TX_PROPOSED ? "proposed" : "pending", NULL, NULL,
-                             NULL, NULL);
+            st = status_json(t->state == SIM_TX_PROPOSED ? "proposed" : "pending", NULL, NULL, NULL,
+                             NULL);
         }
     }
     *res = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "transaction", tx, "cycles", cycles, "fee",
@@ -691,8 +687,7 @@ static int m_get_transaction(struct sim_chain *c, json_t *params, json_t **res,
 
 /* ---- control methods ---- */
 
-static int m_sim_fund(struct sim_chain *c, json_t *params, json_t **res,
-                      struct sim_rpc_error *err)
+static int m_sim_fund(struct sim_chain *c, json_t *params, json_t **res, struct sim_rpc_error *err)
 {
     json_t *obj;
     uint64_t capacity;
@@ -723,8 +718,7 @@ static int m_sim_fund(struct sim_chain *c, json_t *params, json_t **res,
     return 0;
 }
 
-static int m_sim_mine(struct sim_chain *c, json_t *params, json_t **res,
-                      struct sim_rpc_error *err)
+static int m_sim_mine(struct sim_chain *c, json_t *params, json_t **res, struct sim_rpc_error *err)
 {
     json_t *obj;
     uint64_t n = 1;
@@ -738,8 +732,7 @@ static int m_sim_mine(struct sim_chain *c, json_t *params, json_t **res,
     return 0;
 }
 
-static int m_sim_reorg(struct sim_chain *c, json_t *params, json_t **res,
-                       struct sim_rpc_error *err)
+static int m_sim_reorg(struct sim_chain *c, json_t *params, json_t **res, struct sim_rpc_error *err)
 {
     json_t *obj;
     uint64_t depth;
@@ -757,8 +750,7 @@ static int m_sim_fee_rate(struct sim_chain *c, json_t *params, json_t **res,
 {
     json_t *obj;
     uint64_t rate;
-    if (sim_params_object(params, &obj, err) < 0 ||
-        sim_params_uint(obj, "rate", 1, &rate, err) < 0)
+    if (sim_params_object(params, &obj, err) < 0 || sim_params_uint(obj, "rate", 1, &rate, err) < 0)
         return -1;
     sim_chain_set_min_fee_rate(c, rate);
     *res = json_object();
@@ -796,12 +788,13 @@ static int m_sim_outputs(struct sim_chain *c, json_t *params, json_t **res,
             const struct ckb_output *o = &t->tx.outputs[k];
             if (filter && (o->lock.args_len != alen || memcmp(o->lock.args, args, alen) != 0))
                 continue;
-            json_array_append_new(
-                list, json_pack("{s:o, s:o, s:o, s:o, s:b, s:o, s:o}", "txHash",
-                                hex_json(t->hash, 32), "index", ckb_json_uint(k), "capacity",
-                                ckb_json_uint(o->capacity), "lock", ckb_script_to_json(&o->lock),
-                                "live", t->spent_by[k] == NULL, "blockNumber",
-                                ckb_json_uint(t->block_number), "blockHash", hex_json(b->hash, 32)));
+            json_array_append_new(list, json_pack("{s:o, s:o, s:o, s:o, s:b, s:o, s:o}", "txHash",
+                                                  hex_json(t->hash, 32), "index", ckb_json_uint(k),
+                                                  "capacity", ckb_json_uint(o->capacity), "lock",
+                                                  ckb_script_to_json(&o->lock), "live",
+                                                  t->spent_by[k] == NULL, "blockNumber",
+                                                  ckb_json_uint(t->block_number), "blockHash",
+                                                  hex_json(b->hash, 32)));
         }
     }
     *res = json_pack("{s:o}", "outputs", list);
