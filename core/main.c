@@ -1,7 +1,7 @@
 /* fiberlinkd: the command line and the composition root. `serve` wires the loop, the Postgres
  * pool, the Fiber client and the HTTP server to the handlers; the short blocking admin commands
- * (`migrate`, `app create`, `policy`, `reconcile`) are core/cli_*.c. (main and the commands are
- * the places allowed to know every layer.) */
+ * (`migrate`, `app create`, `policy`, `reconcile`, `wallet`) are core/cli_*.c. (main and the
+ * commands are the places allowed to know every layer.) */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +13,7 @@
 #include "core/cli_migrate.h"
 #include "core/cli_policy.h"
 #include "core/cli_reconcile.h"
+#include "core/cli_wallet.h"
 #include "core/config.h"
 #include "core/fault.h"
 #include "core/fnn.h"
@@ -51,6 +52,8 @@ static const char usage[] =
     "             [--cooldown-seconds N] [--max-fee X]\n"
     "                                     set an app's withdrawal policy (whole units)\n"
     "  policy show --app-id ID            print an app's withdrawal policy per asset\n"
+    "  wallet address                     print the hot wallet's CKB address (ckb_network)\n"
+    "                                     and its lock args\n"
     "\n"
     "options:\n"
     "  --config FILE   read `key = value` settings from FILE (FIBERLINK_<KEY> env vars win)\n"
@@ -290,6 +293,8 @@ int main(int argc, char **argv)
         rc = cli_app(&cfg, usage, nargs - 2, args + 2);
     else if (strcmp(cmd, "policy") == 0)
         rc = cli_policy(&cfg, nargs - 1, args + 1);
+    else if (strcmp(cmd, "wallet") == 0)
+        rc = cli_wallet(&cfg, nargs - 1, args + 1);
     else {
         fprintf(stderr, "fiberlinkd: unknown command '%s'\n%s", cmd, usage);
         rc = 2;
