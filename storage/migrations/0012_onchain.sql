@@ -26,7 +26,7 @@ CREATE SEQUENCE ckb_lease_token_seq;
 
 CREATE TABLE ckb_txs (
     id              bigserial PRIMARY KEY,
-    tx_hash         text NOT NULL UNIQUE CHECK (tx_hash ~ '^0x[0-9a-f]{64}$'),
+    tx_hash         text NOT NULL CHECK (tx_hash ~ '^0x[0-9a-f]{64}$'),
     -- The signed molecule Transaction, exactly the bytes broadcast (and re-broadcast).
     raw             bytea NOT NULL,
     state           text NOT NULL
@@ -50,6 +50,11 @@ CREATE TABLE ckb_txs (
     CHECK (state <> 'CONFIRMED' OR (confirmed_at IS NOT NULL AND block_number IS NOT NULL)),
     CHECK (state <> 'ABANDONED' OR (abandoned_at IS NOT NULL AND abandon_reason IS NOT NULL))
 );
+-- One live row per hash. An abandoned transaction's withdrawals may be rebuilt into exactly the
+-- same bytes (same cells, same outputs, deterministic signature): that is the same transaction,
+-- which can be committed at most once, so a new row for it is safe.
+CREATE UNIQUE INDEX ckb_txs_live_hash_idx ON ckb_txs (tx_hash) WHERE state <> 'ABANDONED';
+CREATE INDEX ckb_txs_hash_idx ON ckb_txs (tx_hash);
 CREATE INDEX ckb_txs_due_idx ON ckb_txs (next_check_at)
     WHERE state IN ('SIGNED', 'BROADCAST', 'COMMITTED');
 
