@@ -160,6 +160,10 @@ int onchain_plan_build(const struct onchain_plan_in *in, struct onchain_plan *pl
     uint64_t *pre = xcalloc(nc + 1, sizeof *pre);
     int *covered = xcalloc(nd + 1, sizeof *covered);
     int rc = -1;
+    /* Uncovered until a layout is found for it (ONCHAIN_PAY is the enum's zero: never a
+     * default). */
+    for (size_t d = 0; d < nd; d++)
+        plan->verdict[d] = ONCHAIN_LIQUIDITY;
     for (size_t i = 0; i < nc; i++) {
         order[i] = i;
         pre[i + 1] = pre[i] + in->cells[i].capacity; /* wallet totals are far below 2^64 */
@@ -259,8 +263,7 @@ int onchain_plan_build(const struct onchain_plan_in *in, struct onchain_plan *pl
     uint64_t remaining = (pre[nc] - pre[k]) + in->pending_change + plan->change;
     uint64_t reserve = ckb_fee_for_size(WAIT_FEE_BYTES, in->fee_rate);
     for (size_t d = 0; d < nd; d++) {
-        if (plan->verdict[d] != ONCHAIN_PAY && plan->verdict[d] != ONCHAIN_UNPAYABLE &&
-            plan->verdict[d] != ONCHAIN_LATER) {
+        if (plan->verdict[d] == ONCHAIN_LIQUIDITY) { /* uncovered */
             uint64_t need = in->due[d].amount + reserve;
             if (remaining >= need) {
                 plan->verdict[d] = ONCHAIN_WAIT;
@@ -1009,8 +1012,9 @@ static void on_take(void *ctx, enum pg_outcome outcome, const struct onchain_tak
     if (c.raw_hex == NULL) {
         c.npayouts = 0;
         o->commit_hash[0] = '\0';
-        if (c.nliquidity > 0 || nd > 0)
-            log_event(LOG_INFO, "onchain.no_transaction",
+        if (nd > 0)
+            log_event(c.nliquidity > 0 || unpayable > 0 ? LOG_INFO : LOG_DEBUG,
+                      "onchain.no_transaction",
                       "due=%zu cells=%zu pending_change=%lld waiting=%u liquidity=%d "
                       "unpayable=%u",
                       nd, nc, (long long)t->pending_change, waiting, c.nliquidity, unpayable);
