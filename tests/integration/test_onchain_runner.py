@@ -275,3 +275,87 @@ def test_batch_of_100_throughput(hub, capsys):
         print(f"\n[onchain] 100 withdrawals in 1 tx ({txs[0][1]} bytes, fee {txs[0][2]} shannons):"
               f" {elapsed:.2f}s from start to COMPLETED (3 confirmations, mining every 0.1s),"
               f" {100 / elapsed:.1f} withdrawals/s")
+
+
+def reconcile_findings(url):
+    import shlex
+    r = fl.run_cli(["reconcile"], env={"FIBERLINK_DATABASE_URL": url}, timeout=60)
+    assert r.returncode in (0, 2), f"reconcile {r.returncode}:\n{r.stdout}{r.stderr}"
+    return [dict(p.split("=", 1) for p in shlex.split(line)) for line in r.stdout.splitlines()]
+
+
+def tampered(hub, *statements, params=()):
+    """Runs statements in one transaction with the on-chain tables' guards off (a hand-made
+    change the triggers would refuse), and returns what reconcile finds."""
+    import psycopg
+    with psycopg.connect(hub.url) as c:
+        c.execute("SET session_replication_role = replica")  # no triggers in this session
+        for s in statements:
+            c.execute(s, params if "%s" in s else ())
+        c.commit()
+    return reconcile_findings(hub.url)
+
+
+def test_reconcile_finds_tampered_onchain_rows(hub):
+    locks = [destination() for _ in range(2)]
+    ids = {}
+    for i, lock in enumerate(locks):
+        hub.credit(f"payee{i}", 500 * CKB)
+        ids[hub.withdraw(f"payee{i}", 80 * CKB, lock)] = lock
+    hub.fund(1000)
+    hub.start()
+    hub.mine_until_completed(ids)
+    for d in hub.daemons:
+        d.stop_checked()
+    reconcile_clean(hub.url)
+    wid = sorted(ids)[0]
+    other = script_molecule(destination())
+    (tx_id, raw), = hub.db.rows("SELECT id, raw FROM ckb_txs")
+
+    # The recorded destination is not what the signed bytes pay (rows agree with each other, only
+    # the decoded transaction tells).
+    found = tampered(hub, "UPDATE withdrawals SET lock_script = %s WHERE id = %s",
+                     "UPDATE ckb_tx_outputs SET lock_script = %s WHERE withdrawal_id = %s",
+                     params=(other, wid))
+    assert [f["finding"] for f in found] == ["onchain_output_mismatch"], found
+    assert found[0]["withdrawal_id"] == wid
+    tampered(hub, "UPDATE withdrawals SET lock_script = %s WHERE id = %s",
+             "UPDATE ckb_tx_outputs SET lock_script = %s WHERE withdrawal_id = %s",
+             params=(script_molecule(ids[wid]), wid))
+    reconcile_clean(hub.url)
+
+    # Bytes that are not the recorded transaction.
+    bad = bytearray(raw)
+    bad[-1] ^= 1  # a signature byte: still decodes, hashes the same (witnesses are not hashed)
+    bad[60] ^= 1  # inside the raw transaction: another hash
+    found = tampered(hub, "UPDATE ckb_txs SET raw = %s WHERE id = %s", params=(bytes(bad), tx_id))
+    assert {f["finding"] for f in found} <= {"onchain_tx_hash_mismatch", "onchain_tx_undecodable"}
+    assert found, found
+    tampered(hub, "UPDATE ckb_txs SET raw = %s WHERE id = %s", params=(raw, tx_id))
+    reconcile_clean(hub.url)
+
+    # The withdrawal also sits in a second live transaction.
+    found = tampered(
+        hub,
+        "INSERT INTO ckb_txs (id, tx_hash, raw, state, fee, size) VALUES "
+        "(999, '0x' || repeat('ab', 32), '\\x00', 'SIGNED', 1, 1)",
+        "INSERT INTO ckb_tx_outputs (tx_id, output_index, withdrawal_id, capacity, lock_script) "
+        "SELECT 999, 0, id, amount, lock_script FROM withdrawals WHERE id = %s", params=(wid,))
+    assert "onchain_withdrawal_in_two_live_txs" in {f["finding"] for f in found}, found
+    tampered(hub, "DELETE FROM ckb_tx_outputs WHERE tx_id = 999", "DELETE FROM ckb_txs WHERE id = 999")
+    reconcile_clean(hub.url)
+
+    # COMPLETED, but its transaction is not CONFIRMED.
+    found = tampered(hub, "UPDATE ckb_txs SET state = 'COMMITTED' WHERE id = %s", params=(tx_id,))
+    assert {f["finding"] for f in found} == {"onchain_completed_without_confirmed_tx"}, found
+    assert len(found) == 2
+    tampered(hub, "UPDATE ckb_txs SET state = 'CONFIRMED' WHERE id = %s", params=(tx_id,))
+    reconcile_clean(hub.url)
+
+    # The payout transfer recorded twice (ledger side).
+    found = tampered(
+        hub, "INSERT INTO transfers (app_id, debit_account, credit_account, asset, amount, kind, "
+        "ref, idempotency_key) SELECT app_id, debit_account, credit_account, asset, amount, kind, "
+        "ref, idempotency_key || ':again' FROM transfers WHERE idempotency_key = %s",
+        params=(f"withdrawal:payout:{wid}",))
+    assert "completed_withdrawal_mismatch" in {f["finding"] for f in found}, found
