@@ -309,7 +309,8 @@ static void script_set(struct ckb_script *s, const uint8_t code_hash[32], uint8_
     code_hash = ch;
     memmove(s->code_hash, code_hash, 32);
     s->hash_type = hash_type;
-    memcpy(s->args, args, args_len);
+    if (args_len > 0)
+        memcpy(s->args, args, args_len);
     s->args_len = args_len;
 }
 

@@ -322,3 +322,16 @@ def test_scripted_outcomes(sim):
     assert sim.rpc("get_transaction", built["hash"])["tx_status"]["status"] == "pending"
     calls = sim.ctl("sim_stats")["calls"]
     assert calls["send_transaction"] == 2
+
+
+def test_blocks_come_on_a_timer_and_commit_by_themselves(tmp_path):
+    import fl
+    sim = CkbSim(str(tmp_path), block_interval_ms=50)
+    try:
+        a = Wallet(sim, KEY_A)
+        built = a.build([(key_lock(KEY_B), 100)])
+        sim.rpc("send_transaction", built["tx"])
+        fl.wait_until(lambda: sim.rpc("get_transaction", built["hash"])["tx_status"]["status"]
+                      == "committed", 15, "the timer's blocks to commit the tx")
+    finally:
+        sim.stop()
