@@ -58,14 +58,19 @@ int onchain_script_from_hex(const char *hex, struct ckb_script *out)
     memcpy(prefixed + 2, hex, len + 1);
     struct fnn_script s;
     int rc = fnn_script_decode_molecule(prefixed, &s);
+    if (rc == 0 && s.args_len <= CKB_SCRIPT_ARGS_MAX) {
+        memset(out, 0, sizeof *out);
+        memcpy(out->code_hash, s.code_hash, 32);
+        out->hash_type = s.hash_type;
+        out->args_len = s.args_len;
+        /* s.args_hex points into prefixed: decoded before it is freed. */
+        if (s.args_len > 0 && hex_decode(s.args_hex, 2 * s.args_len, out->args, s.args_len) != 0)
+            rc = -1;
+    } else {
+        rc = -1;
+    }
     free(prefixed);
-    if (rc != 0 || s.args_len > CKB_SCRIPT_ARGS_MAX)
-        return -1;
-    memset(out, 0, sizeof *out);
-    memcpy(out->code_hash, s.code_hash, 32);
-    out->hash_type = s.hash_type;
-    out->args_len = s.args_len;
-    if (s.args_len > 0 && hex_decode(s.args_hex, 2 * s.args_len, out->args, s.args_len) != 0)
+    if (rc != 0)
         return -1;
     /* Strict: the bytes must be exactly this script's molecule form. */
     struct ckb_buf b = {0};
