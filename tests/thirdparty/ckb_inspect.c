@@ -66,38 +66,53 @@ int main(void)
 {
     json_error_t jerr;
     json_t *in = json_loadf(stdin, 0, &jerr);
-    if (!json_is_object(in))
-        return die("stdin is not a JSON object", jerr.text);
+    if (!json_is_object(in)) {
+        json_decref(in);
+        return die("stdin is not a JSON object", jerr.text[0] ? jerr.text : NULL);
+    }
+    int rc = 1;
     uint64_t rate = 1000;
+    json_t *addrs = json_array(), *txs = json_array(), *out = NULL;
     json_t *r = json_object_get(in, "fee_rate");
     if (r != NULL) {
-        if (!json_is_integer(r) || json_integer_value(r) < 0)
-            return die("bad `fee_rate`", NULL);
+        if (!json_is_integer(r) || json_integer_value(r) < 0) {
+            die("bad `fee_rate`", NULL);
+            goto done;
+        }
         rate = (uint64_t)json_integer_value(r);
     }
-    json_t *addrs = json_array(), *txs = json_array();
     size_t i;
     json_t *v;
     json_array_foreach (json_object_get(in, "addresses"), i, v) {
         json_t *a = inspect_address(v);
-        if (a == NULL)
-            return die("bad `addresses` item: needs address and network", NULL);
+        if (a == NULL) {
+            die("bad `addresses` item: needs address and network", NULL);
+            goto done;
+        }
         json_array_append_new(addrs, a);
     }
     json_array_foreach (json_object_get(in, "txs"), i, v) {
         char err[256];
         json_t *t = inspect_tx(v, rate, err, sizeof err);
-        if (t == NULL)
-            return die("bad tx", err);
+        if (t == NULL) {
+            die("bad tx", err);
+            goto done;
+        }
         json_array_append_new(txs, t);
     }
-    json_t *out = json_pack("{s:o, s:o}", "addresses", addrs, "txs", txs);
+    out = json_pack("{s:O, s:O}", "addresses", addrs, "txs", txs);
     char *s = out ? json_dumps(out, JSON_COMPACT) : NULL;
-    if (s == NULL)
-        return die("out of memory", NULL);
+    if (s == NULL) {
+        die("out of memory", NULL);
+        goto done;
+    }
     puts(s);
     free(s);
+    rc = 0;
+done:
     json_decref(out);
+    json_decref(addrs);
+    json_decref(txs);
     json_decref(in);
-    return 0;
+    return rc;
 }
