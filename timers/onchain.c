@@ -363,6 +363,9 @@ struct onchain {
     char lock_hex[2 * (53 + CKB_SCRIPT_ARGS_MAX) + 1];
     struct ckb_sighash_dep dep;
     int dep_ready;
+    /* The rate batches are built at: ckb_fee_rate, raised (for the life of the process) when the
+     * node refuses a transaction for a fee under its minimum, so the rebuild can pass. */
+    uint64_t fee_rate;
     ev_timer batch_timer, follow_timer;
     /* the batch in progress */
     enum batch_phase phase;
@@ -384,6 +387,24 @@ struct onchain {
     unsigned long leases_lost, illegal_steps;
     int stopped;
 };
+
+uint64_t onchain_raised_fee_rate(uint64_t current, uint64_t size, const char *message, uint64_t cap)
+{
+    /* The node says "… requiring a transaction fee of at least N shannons, but the fee provided
+     * is only M": the rate that pays N for this size, rounded up, is enough for the rebuild (of
+     * about the same size). Without a readable figure, double. */
+    uint64_t rate = current > UINT64_MAX / 2 ? UINT64_MAX : current * 2;
+    const char *at = message != NULL ? strstr(message, "at least ") : NULL;
+    if (at != NULL && size > 0) {
+        char *end;
+        unsigned long long need = strtoull(at + 9, &end, 10);
+        if (end != at + 9 && strncmp(end, " shannons", 9) == 0 && need <= UINT64_MAX / 1000)
+            rate = (need * 1000 + size - 1) / size;
+    }
+    if (rate > cap)
+        rate = cap;
+    return rate > current ? rate : current;
+}
 
 static double lease_clock(void)
 {
@@ -688,6 +709,17 @@ static void on_sent(void *ctx, enum ckb_outcome oc, const uint8_t *hash, const c
                   log_quote(quoted, sizeof quoted, j->refusal_text, strlen(j->refusal_text)));
         j->refused = 1;
         j->refusal = oc;
+        if (oc == CKB_LOW_FEE) {
+            uint64_t size = ckb_tx_size_in_block(&j->tx);
+            uint64_t rate = onchain_raised_fee_rate(j->o->fee_rate, size, message,
+                                                    (uint64_t)j->o->cfg->ckb_fee_rate * 1000);
+            if (rate > j->o->fee_rate) {
+                log_event(LOG_WARN, "onchain.fee_rate_raised",
+                          "from=%" PRIu64 " to=%" PRIu64 " tx_hash=%s", j->o->fee_rate, rate,
+                          j->hash_hex);
+                j->o->fee_rate = rate;
+            }
+        }
         /* Our own committed transaction looks like a dead input too: ask before abandoning. */
         ask_status(j);
         return;
@@ -924,7 +956,7 @@ static void on_take(void *ctx, enum pg_outcome outcome, const struct onchain_tak
                                  .ncells = nc,
                                  .pending_change =
                                      t->pending_change > 0 ? (uint64_t)t->pending_change : 0,
-                                 .fee_rate = (uint64_t)cfg->ckb_fee_rate,
+                                 .fee_rate = o->fee_rate,
                                  .dep = o->dep.dep,
                                  .change_lock = o->lock};
     struct onchain_plan plan;
@@ -979,7 +1011,7 @@ static void on_take(void *ctx, enum pg_outcome outcome, const struct onchain_tak
             uint8_t hash[32];
             uint64_t size = ckb_tx_size_in_block(&plan.tx);
             if (ckb_tx_hash(&plan.tx, hash) != 0 || size != plan.size ||
-                plan.fee < ckb_fee_for_size(size, (uint64_t)cfg->ckb_fee_rate)) {
+                plan.fee < ckb_fee_for_size(size, o->fee_rate)) {
                 log_event(LOG_ERROR, "onchain.sign_failed",
                           "payouts=%zu size=%" PRIu64 " planned=%" PRIu64, plan.npay, size,
                           plan.size);
@@ -1171,6 +1203,7 @@ struct onchain *onchain_new(struct ev_loop *loop, struct pg_pool *pg, const stru
     o->loop = loop;
     o->pg = pg;
     o->cfg = cfg;
+    o->fee_rate = (uint64_t)cfg->ckb_fee_rate;
     ckb_tx_init(&o->commit_tx);
     if (ckb_network_parse(cfg->ckb_network, &o->net) != 0) {
         snprintf(err, errsz, "ckb_network: must be mainnet, testnet or devnet");

@@ -107,4 +107,11 @@ void onchain_plan_free(struct onchain_plan *plan);
  * bytes). 0 or -1. */
 int onchain_script_from_hex(const char *hex, struct ckb_script *out);
 
+/* The fee rate to rebuild at after the node refused a transaction of size bytes (in block) for a
+ * fee under its minimum, given the node's message (-1104 "… requiring a transaction fee of at
+ * least N shannons …"): the rate that pays N for size, rounded up, or double current when the
+ * message has no figure; never below current, never above cap. Pure: unit-tested. */
+uint64_t onchain_raised_fee_rate(uint64_t current, uint64_t size, const char *message,
+                                 uint64_t cap);
+
 #endif

@@ -256,6 +256,29 @@ def test_refused_send_unknown_tx_is_abandoned_and_rebuilt(hub):
     reconcile_clean(hub.url)
 
 
+def test_low_fee_refusal_raises_the_rate_and_rebuilds(hub):
+    """The node's minimum fee rate is above ckb_fee_rate: the first transaction is refused with
+    -1104 and abandoned; the rebuild pays at least what the node asked for and confirms."""
+    lock = destination()
+    hub.credit("payee", 500 * CKB)
+    wid = hub.withdraw("payee", 150 * CKB, lock)
+    hub.fund(1000)
+    hub.ckb.ctl("sim_set_min_fee_rate", rate=hex(4000))
+    try:
+        hub.start()
+        hub.mine_until_completed([wid])
+    finally:
+        hub.ckb.ctl("sim_set_min_fee_rate", rate=hex(1000))
+    txs = hub.db.rows("SELECT state, fee, size, abandon_reason FROM ckb_txs ORDER BY id")
+    assert [t[0] for t in txs] == ["ABANDONED", "CONFIRMED"], txs
+    assert "PoolRejectedTransactionByMinFeeRate" in txs[0][3], txs
+    _, fee, size, _ = txs[1]
+    assert fee >= size * 4000 // 1000, txs
+    assert_paid_exactly(hub, {wid: lock}, hub.db.one(
+        "SELECT tx_hash FROM ckb_txs WHERE state = 'CONFIRMED'")[0])
+    reconcile_clean(hub.url)
+
+
 def test_batch_of_100_throughput(hub, capsys):
     ids = {}
     for i in range(100):

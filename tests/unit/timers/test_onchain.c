@@ -159,6 +159,25 @@ static void test_script_from_hex(void **state)
     ckb_buf_free(&b);
 }
 
+static void test_raised_fee_rate(void **state)
+{
+    (void)state;
+    const char *msg = "PoolRejectedTransactionByMinFeeRate: The min fee rate is 4000 shannons/KW, "
+                      "requiring a transaction fee of at least 1856 shannons, but the fee provided "
+                      "is only 464";
+    /* 1856 shannons for 464 bytes: 4000 per 1000 bytes pays it exactly */
+    assert_int_equal(onchain_raised_fee_rate(1000, 464, msg, 1000000), 4000);
+    /* a rate that does not divide evenly is rounded up, so the fee is never short */
+    uint64_t r = onchain_raised_fee_rate(1000, 465, msg, 1000000);
+    assert_true(ckb_fee_for_size(465, r) >= 1856);
+    /* no figure: double */
+    assert_int_equal(onchain_raised_fee_rate(1000, 464, "PoolRejected…", 1000000), 2000);
+    assert_int_equal(onchain_raised_fee_rate(1000, 464, NULL, 1000000), 2000);
+    /* never above the cap, never below the current rate */
+    assert_int_equal(onchain_raised_fee_rate(1000, 464, msg, 3000), 3000);
+    assert_int_equal(onchain_raised_fee_rate(5000, 464, msg, 1000000), 5000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -166,6 +185,7 @@ int main(void)
         cmocka_unit_test(test_small_change_goes_to_the_fee),
         cmocka_unit_test(test_uncovered_waits_or_is_short),
         cmocka_unit_test(test_script_from_hex),
+        cmocka_unit_test(test_raised_fee_rate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
