@@ -1,10 +1,12 @@
-/* bech32m (BIP-350) for FNN invoice strings. FNN invoices are far longer than BIP-173's 90
- * characters, so unlike Bitcoin address code there is no length cap: sizes are bounded only by the
- * caller's buffers. The checksum polynomial and character set are those of BIP-173; only the final
- * constant differs (bech32m). */
+/* bech32m (BIP-350) for FNN invoice strings, and classic bech32 (BIP-173) for the older CKB
+ * address formats. FNN invoices and CKB addresses are far longer than BIP-173's 90 characters, so
+ * unlike Bitcoin address code there is no length cap: sizes are bounded only by the caller's
+ * buffers. Both variants share the checksum polynomial and character set; only the final constant
+ * differs. */
 #include "core/bech32.h"
 
 #define BECH32M_CONST 0x2bc830a3u
+#define BECH32_CLASSIC_CONST 1u
 #define BECH32_CHECKSUM_LEN 6
 
 static const char charset[] = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
@@ -44,12 +46,15 @@ static int charset_index(char c)
     return -1;
 }
 
-int bech32m_encode(const char *hrp, const uint8_t *data, size_t datalen, char *out, size_t outsz)
+int bech32_encode_variant(enum bech32_variant v, const char *hrp, const uint8_t *data,
+                          size_t datalen, char *out, size_t outsz)
 {
     size_t hrplen = 0, words, need, pos = 0;
     uint32_t chk, acc = 0;
     int bits = 0;
 
+    if (v != BECH32_CLASSIC && v != BECH32_M)
+        return -1;
     for (; hrp[hrplen] != '\0'; hrplen++) {
         unsigned char c = (unsigned char)hrp[hrplen];
         if (c < 33 || c > 126 || (c >= 'A' && c <= 'Z'))
@@ -86,37 +91,50 @@ int bech32m_encode(const char *hrp, const uint8_t *data, size_t datalen, char *o
     }
     for (int i = 0; i < BECH32_CHECKSUM_LEN; i++)
         chk = polymod_step(chk, 0);
-    chk ^= BECH32M_CONST;
+    chk ^= v == BECH32_M ? BECH32M_CONST : BECH32_CLASSIC_CONST;
     for (int i = 0; i < BECH32_CHECKSUM_LEN; i++)
         out[pos++] = charset[chk >> (5 * (5 - i)) & 31];
     out[pos] = '\0';
     return (int)pos;
 }
 
-int bech32m_decode(const char *s, size_t len, char *hrp_out, size_t hrpsz, uint8_t *data,
-                   size_t *datalen)
+int bech32m_encode(const char *hrp, const uint8_t *data, size_t datalen, char *out, size_t outsz)
+{
+    return bech32_encode_variant(BECH32_M, hrp, data, datalen, out, outsz);
+}
+
+enum bech32_status bech32_decode_variant(const char *s, size_t len, char *hrp_out, size_t hrpsz,
+                                         uint8_t *data, size_t *datalen,
+                                         enum bech32_variant *variant)
 {
     size_t sep = 0, nwords, cap = *datalen, n = 0;
-    int has_lower = 0, has_upper = 0, bits = 0;
+    int has_lower = 0, has_upper = 0, has_sep = 0, bits = 0, overflow = 0;
     uint32_t chk, acc = 0;
 
-    if (len < 1 + 1 + BECH32_CHECKSUM_LEN)
-        return -1;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c < 33 || c > 126)
-            return -1;
+            return BECH32_ERR_CHARACTER;
         if (c >= 'a' && c <= 'z')
             has_lower = 1;
         if (c >= 'A' && c <= 'Z')
             has_upper = 1;
-        if (c == '1')
+        if (c == '1') {
             sep = i; /* the last '1' separates: the hrp may itself contain '1' */
+            has_sep = 1;
+        }
     }
     if (has_lower && has_upper)
-        return -1;
-    if (sep == 0 || len - sep - 1 < BECH32_CHECKSUM_LEN || sep + 1 > hrpsz)
-        return -1;
+        return BECH32_ERR_CHARACTER;
+    if (!has_sep || sep == 0 || len - sep - 1 < BECH32_CHECKSUM_LEN)
+        return BECH32_ERR_SEPARATOR;
+    for (size_t i = sep + 1; i < len; i++) {
+        char c = s[i];
+        if (charset_index(c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c) < 0)
+            return BECH32_ERR_CHARACTER;
+    }
+    if (sep + 1 > hrpsz)
+        return BECH32_ERR_SIZE;
 
     for (size_t i = 0; i < sep; i++) {
         char c = s[i];
@@ -129,8 +147,6 @@ int bech32m_decode(const char *s, size_t len, char *hrp_out, size_t hrpsz, uint8
     for (size_t i = sep + 1; i < len; i++) {
         char c = s[i];
         int w = charset_index(c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c);
-        if (w < 0)
-            return -1;
         chk = polymod_step(chk, (uint8_t)w);
         if (i - sep - 1 >= nwords)
             continue; /* checksum words carry no data */
@@ -139,15 +155,33 @@ int bech32m_decode(const char *s, size_t len, char *hrp_out, size_t hrpsz, uint8
         if (bits >= 8) {
             bits -= 8;
             if (n >= cap)
-                return -1;
-            data[n++] = (uint8_t)(acc >> bits & 0xff);
+                overflow = 1; /* keep going: a bad checksum is the better report */
+            else
+                data[n++] = (uint8_t)(acc >> bits & 0xff);
         }
     }
-    if (chk != BECH32M_CONST)
-        return -1;
+    if (chk == BECH32M_CONST)
+        *variant = BECH32_M;
+    else if (chk == BECH32_CLASSIC_CONST)
+        *variant = BECH32_CLASSIC;
+    else
+        return BECH32_ERR_CHECKSUM;
+    if (overflow)
+        return BECH32_ERR_SIZE;
     /* Strict 5→8 conversion: at most 4 padding bits, all zero. */
     if (bits >= 5 || (acc & ((1u << bits) - 1)) != 0)
-        return -1;
+        return BECH32_ERR_PADDING;
     *datalen = n;
+    return BECH32_OK;
+}
+
+int bech32m_decode(const char *s, size_t len, char *hrp_out, size_t hrpsz, uint8_t *data,
+                   size_t *datalen)
+{
+    enum bech32_variant v;
+
+    if (bech32_decode_variant(s, len, hrp_out, hrpsz, data, datalen, &v) != BECH32_OK ||
+        v != BECH32_M)
+        return -1;
     return 0;
 }

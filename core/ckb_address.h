@@ -67,7 +67,8 @@ enum ckb_addr_error ckb_address_decode(const char *s, size_t len, enum ckb_netwo
 const char *ckb_address_error_message(enum ckb_addr_error e, enum ckb_network net);
 
 /* Encodes s as a full (0x00, bech32m) address of net into out (NUL-terminated). Returns the
- * length, or -1 when out is too small or hash_type is invalid. */
+ * length, or -1 when out is too small, hash_type is invalid, or the address would exceed
+ * CKB_ADDRESS_MAX characters (args over 599 bytes: ckb_address_decode would refuse it). */
 int ckb_address_encode_full(enum ckb_network net, const struct ckb_script *s, char *out,
                             size_t outsz);
 

@@ -156,8 +156,9 @@ static void fuzz_dashboard(json_t *params)
                                          "filters.settlementState",
                                          NULL};
     static const char *const settlement[] = {"ALL", "UNPAID", "SETTLED", "FAILED", NULL};
-    static const char *const withdrawal[] = {"ALL",       "PENDING", "PROCESSING", "RETRY_PENDING",
-                                             "COMPLETED", "FAILED",  NULL};
+    static const char *const withdrawal[] = {
+        "ALL",       "PENDING", "PROCESSING", "RETRY_PENDING", "LIQUIDITY_PENDING",
+        "COMPLETED", "FAILED",  NULL};
     struct dashboard_params p;
     struct jsonrpc_param_error pe;
     reset(&pe);

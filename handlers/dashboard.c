@@ -14,7 +14,8 @@
 
 static const char *const SETTLEMENT_STATES[] = {"ALL", "UNPAID", "SETTLED", "FAILED", NULL};
 static const char *const WITHDRAWAL_STATES[] = {
-    "ALL", "PENDING", "PROCESSING", "RETRY_PENDING", "COMPLETED", "FAILED", NULL};
+    "ALL",       "PENDING", "PROCESSING", "RETRY_PENDING", "LIQUIDITY_PENDING",
+    "COMPLETED", "FAILED",  NULL};
 
 /* ---- params (pure) ---- */
 

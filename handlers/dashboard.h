@@ -23,7 +23,7 @@ struct dashboard_params {
     /* The filters as given ("ALL" when absent or null); a tip or withdrawal state, or "ALL". */
     const char *settlement_state; /* "ALL" | "UNPAID" | "SETTLED" | "FAILED" */
     const char *withdrawal_state; /* "ALL" | "PENDING" | "PROCESSING" | "RETRY_PENDING" |
-                                     "COMPLETED" | "FAILED" */
+                                     "LIQUIDITY_PENDING" | "COMPLETED" | "FAILED" */
 };
 
 void dashboard_register(struct rpc *rpc);

@@ -7,7 +7,14 @@
  * request without one is deduplicated by the balance gate instead (the same user, asset, amount
  * and payment request within 120 s: answered with the first withdrawal, "deduplicated": true).
  * The routing fee cap (the lesser of the policy's absolute cap and withdraw_max_fee_ppm of the
- * amount) is computed in the database, quoted as maxFee and stored on the row for the runner. */
+ * amount) is computed in the database, quoted as maxFee and stored on the row for the runner.
+ *
+ * A CKB address is checked here, without the node: on-chain payouts must be configured (a CKB node
+ * and a hot wallet key), the asset must be CKB, and the address must decode for the hub's network
+ * (core/ckb_address.h). Its lock gives the least capacity the payout cell needs (a floor under
+ * the policy minimum, applied by the balance gate so the refusal carries the usual figures) and
+ * the estimated fee of paying it (core/ckb_estimate.h), which the hub bears: the author receives
+ * the whole amount. Every destination refusal comes before the gate, so it reserves nothing. */
 #include "handlers/withdrawals.h"
 
 #include <ctype.h>
@@ -17,6 +24,9 @@
 #include <time.h>
 
 #include "core/amount.h"
+#include "core/ckb_address.h"
+#include "core/ckb_estimate.h"
+#include "core/ckb_tx.h"
 #include "core/crypto.h"
 #include "core/ids.h"
 #include "core/invoice_match.h"
@@ -34,7 +44,11 @@
 static const char NODE_UNAVAILABLE[] = "Fiber node unavailable";
 static const char DB_UNAVAILABLE[] = "Database unavailable";
 static const char ONCHAIN_UNSUPPORTED[] =
-    "on-chain payouts to a CKB address are not supported yet; withdraw to a Fiber invoice";
+    "on-chain payouts to a CKB address are not supported by this hub (no CKB node or hot wallet "
+    "configured); withdraw to a Fiber invoice";
+
+/* molecule Script: a 16-byte table header, code_hash, hash_type, the args' 4-byte length, args. */
+#define WD_LOCK_SCRIPT_MAX (53 + CKB_SCRIPT_ARGS_MAX)
 
 struct wd_job {
     struct rpc_call *call;
@@ -47,6 +61,17 @@ struct wd_job {
     char payment_hash[67];
     int dest_valid;
     char message[WD_MESSAGE_MAX];
+    /* CKB_ADDRESS: the address trimmed (p.dest points here), the lock it names, as bytea text for
+     * the gate, the least capacity of its cell and the estimated network fee, in shannons (0 for
+     * an invoice or an address not checked). */
+    char address[WD_ADDRESS_MAX + 1];
+    struct ckb_script lock;
+    char lock_hex[2 + 2 * WD_LOCK_SCRIPT_MAX + 1];
+    int64_t min_capacity;
+    int64_t network_fee;
+    /* Why check_address refused (with message). */
+    const char *refusal_reason;
+    const char *refusal_field;
 };
 
 /* ---- small helpers ---- */
@@ -194,6 +219,17 @@ static int job_parse(struct wd_job *j)
         rpc_reply_param_error(call, &pe, reason);
         return -1;
     }
+    if (j->p.dest_kind == WITHDRAWAL_DEST_CKB_ADDRESS) {
+        /* Stored, compared and fingerprinted as given but for surrounding blanks (a pasted
+         * address often carries a newline). */
+        const char *a = j->p.dest, *e = a + strlen(a);
+        while (a < e && isspace((unsigned char)*a))
+            a++;
+        while (e > a && isspace((unsigned char)e[-1]))
+            e--;
+        snprintf(j->address, sizeof j->address, "%.*s", (int)(e - a), a);
+        j->p.dest = j->address;
+    }
     char err[160];
     if (policy_defaults(call->env->cfg, j->p.asset->code, &j->defaults, err, sizeof err) != 0) {
         /* Checked at start-up; only a configuration changed under us could get here. */
@@ -296,6 +332,68 @@ static void parse_with_node(struct wd_job *j, fnn_cb cb)
     fnn_call(j->call->env->fnn, "parse_invoice", p, 0, cb, j);
 }
 
+/* ---- the destination, a CKB address ---- */
+
+static int onchain_enabled(const struct config *cfg)
+{
+    return cfg->ckb_rpc_url != NULL && cfg->ckb_rpc_url[0] != '\0' &&
+           cfg->ckb_hot_wallet_key_file != NULL && cfg->ckb_hot_wallet_key_file[0] != '\0';
+}
+
+static int address_refused(struct wd_job *j, const char *reason, const char *field)
+{
+    j->refusal_reason = reason;
+    j->refusal_field = field;
+    return -1;
+}
+
+/* Whether the hub can pay j's address: 0 with the lock, its bytea text, the cell's least capacity
+ * and the fee estimate stored in j; -1 refused, with refusal_reason, refusal_field and message
+ * set; -2 the hub's own failure (a network name the configuration check let through, no memory),
+ * nothing answered. */
+static int check_address(struct wd_job *j)
+{
+    const struct config *cfg = j->call->env->cfg;
+    int legacy = strcmp(j->p.dest_field, "toAddress") == 0;
+    if (!onchain_enabled(cfg)) {
+        snprintf(j->message, sizeof j->message, "%s", ONCHAIN_UNSUPPORTED);
+        return address_refused(j, "DESTINATION_NOT_SUPPORTED", j->p.dest_field);
+    }
+    if (strcmp(j->p.asset->code, "CKB") != 0) {
+        snprintf(j->message, sizeof j->message,
+                 "%s to a CKB address is not supported: only CKB is paid on-chain; withdraw %s "
+                 "to a Fiber invoice",
+                 j->p.asset->code, j->p.asset->code);
+        return address_refused(j, "DESTINATION_NOT_SUPPORTED", j->p.dest_field);
+    }
+    enum ckb_network net;
+    if (ckb_network_parse(cfg->ckb_network, &net) != 0) {
+        log_event(LOG_ERROR, "withdrawal.bad_ckb_network", "ckb_network=\"%s\"", cfg->ckb_network);
+        return -2;
+    }
+    enum ckb_addr_error e = ckb_address_decode(j->address, strlen(j->address), net, &j->lock);
+    if (e != CKB_ADDR_OK) {
+        snprintf(j->message, sizeof j->message, "invalid CKB address: %s",
+                 ckb_address_error_message(e, net));
+        return address_refused(j, "INVALID_DESTINATION",
+                               legacy ? "toAddress" : "destination.address");
+    }
+    struct ckb_buf script = {0};
+    uint64_t size, fee, capacity = ckb_estimate_min_capacity(&j->lock);
+    if (ckb_script_serialize(&j->lock, &script) != 0 || script.len > WD_LOCK_SCRIPT_MAX ||
+        ckb_estimate_payout_fee(&j->lock, (uint64_t)cfg->ckb_fee_rate, &size, &fee) != 0 ||
+        capacity > INT64_MAX || fee > INT64_MAX) {
+        ckb_buf_free(&script);
+        return -2;
+    }
+    memcpy(j->lock_hex, "\\x", 2);
+    hex_encode(script.p, script.len, j->lock_hex + 2);
+    ckb_buf_free(&script);
+    j->min_capacity = (int64_t)capacity;
+    j->network_fee = (int64_t)fee;
+    return 0;
+}
+
 /* ---- withdrawal.quote ---- */
 
 static void on_quote_figures(void *ctx, enum pg_outcome outcome, const struct withdrawal_figures *f)
@@ -306,15 +404,19 @@ static void on_quote_figures(void *ctx, enum pg_outcome outcome, const struct wi
         return;
     }
     int d = j->p.asset->decimals;
-    /* The hub bears the routing fee (ARCHITECTURE.md 4): the author receives the whole amount.
-     * maxFee is the most the hub will pay to route it (the row's cap if requested now). */
+    /* The hub bears the routing fee (ARCHITECTURE.md 4) and the on-chain fee (API.md "On-chain
+     * CKB withdrawals"): the author receives the whole amount. maxFee is the most the hub will
+     * pay to route it through Fiber (the row's cap if requested now); networkFee the estimated
+     * transaction fee of an address payout (0 for an invoice). A cell's least capacity raises the
+     * minimum above the policy's. */
+    int64_t minimum = f->min_amount > j->min_capacity ? f->min_amount : j->min_capacity;
     json_t *result = json_pack(
-        "{s:s, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:b, s:o}", "asset", j->p.asset->code, "amount",
-        amount_json(j->p.amount, d), "minimumAmount", amount_json(f->min_amount, d),
-        "availableBalance", amount_json(f->available, d), "lockedBalance",
-        amount_json(f->locked, d), "networkFee", "0", "maxFee", amount_json(f->max_fee, d),
-        "receiveAmount", amount_json(j->p.amount, d), "destinationValid", j->dest_valid,
-        "validationMessage", j->dest_valid ? json_null() : json_string(j->message));
+        "{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:o}", "asset", j->p.asset->code, "amount",
+        amount_json(j->p.amount, d), "minimumAmount", amount_json(minimum, d), "availableBalance",
+        amount_json(f->available, d), "lockedBalance", amount_json(f->locked, d), "networkFee",
+        amount_json(j->network_fee, d), "maxFee", amount_json(f->max_fee, d), "receiveAmount",
+        amount_json(j->p.amount, d), "destinationValid", j->dest_valid, "validationMessage",
+        j->dest_valid ? json_null() : json_string(j->message));
     rpc_reply(j->call, result);
     job_free(j);
 }
@@ -347,8 +449,21 @@ static void withdrawal_quote(struct rpc_call *call)
         return;
     }
     if (j->p.dest_kind == WITHDRAWAL_DEST_CKB_ADDRESS) {
-        j->dest_valid = 0;
-        snprintf(j->message, sizeof j->message, "%s", ONCHAIN_UNSUPPORTED);
+        int rc = check_address(j);
+        if (rc == -2) {
+            job_fail(j, API_ERR_INTERNAL, NULL);
+            return;
+        }
+        j->dest_valid = rc == 0 && j->p.amount >= j->min_capacity;
+        if (rc == 0 && !j->dest_valid) {
+            char need[40], asked[40];
+            amount_text(j->min_capacity, j->p.asset->decimals, need);
+            amount_text(j->p.amount, j->p.asset->decimals, asked);
+            snprintf(j->message, sizeof j->message,
+                     "capacity below %s CKB: the cell for this address needs at least %s CKB "
+                     "(occupied capacity); %s CKB asked",
+                     need, need, asked);
+        }
         quote_figures(j);
         return;
     }
@@ -370,6 +485,12 @@ static const char *refusal_message(const struct wd_job *j, const struct withdraw
     const char *r = v->outcome;
     if (strcmp(r, "ASSET_NOT_ALLOWED") == 0)
         snprintf(buf, bufsz, "withdrawals of %s are not allowed for this app", code);
+    else if (strcmp(r, "AMOUNT_BELOW_MINIMUM") == 0 && j->min_capacity > 0 &&
+             v->limit == j->min_capacity && v->requested < j->min_capacity)
+        snprintf(buf, bufsz,
+                 "amount %s %s is below the minimum of %s %s: the cell for this address needs at "
+                 "least %s %s (occupied capacity)",
+                 req, code, lim, code, lim, code);
     else if (strcmp(r, "AMOUNT_BELOW_MINIMUM") == 0)
         snprintf(buf, bufsz, "amount %s %s is below the minimum withdrawal of %s %s", req, code,
                  lim, code);
@@ -508,6 +629,46 @@ static void on_request_parsed(void *ctx, const struct fnn_result *res)
     withdrawals_request(j->call->env->pg, &n, on_verdict, j);
 }
 
+static void request_to_address(struct wd_job *j)
+{
+    int rc = check_address(j);
+    if (rc == -2) {
+        job_fail(j, API_ERR_INTERNAL, NULL);
+        return;
+    }
+    if (rc != 0) {
+        log_event(LOG_INFO, "withdrawal.refused", "app_id=%s reason=%s amount=%" PRId64,
+                  j->call->app_id, j->refusal_reason, j->p.amount);
+        job_refuse(j, j->refusal_field, j->refusal_reason, j->message);
+        return;
+    }
+    struct withdrawal_new n = {
+        .id = j->id,
+        .app_id = j->call->app_id,
+        .user_id = j->p.user_id,
+        .asset = j->p.asset->code,
+        .amount = j->p.amount,
+        .address = j->address,
+        .lock_script_hex = j->lock_hex,
+        .network_fee = j->network_fee,
+        .min_capacity = j->min_capacity,
+        .client_request_id = j->p.client_request_id,
+        .request_hash = j->request_hash,
+        .defaults = &j->defaults,
+        .fee_ppm = j->call->env->cfg->withdraw_max_fee_ppm,
+    };
+    withdrawals_request(j->call->env->pg, &n, on_verdict, j);
+}
+
+/* After the idempotency lookup: the destination's own check, then the gate. */
+static void request_destination(struct wd_job *j)
+{
+    if (j->p.dest_kind == WITHDRAWAL_DEST_CKB_ADDRESS)
+        request_to_address(j);
+    else
+        parse_with_node(j, on_request_parsed);
+}
+
 static void on_existing_row(void *ctx, enum pg_outcome outcome, const struct withdrawal *w)
 {
     struct wd_job *j = ctx;
@@ -519,7 +680,7 @@ static void on_existing_row(void *ctx, enum pg_outcome outcome, const struct wit
         reply_existing(j, w);
         return;
     }
-    parse_with_node(j, on_request_parsed);
+    request_destination(j);
 }
 
 /* Fingerprint of what the caller asked for, compared when a clientRequestId comes back. */
@@ -556,16 +717,12 @@ static void withdrawal_request(struct rpc_call *call)
         job_free(j);
         return;
     }
-    if (j->p.dest_kind == WITHDRAWAL_DEST_CKB_ADDRESS) {
-        job_refuse(j, j->p.dest_field, "DESTINATION_NOT_SUPPORTED", ONCHAIN_UNSUPPORTED);
-        return;
-    }
     request_fingerprint(j);
     request_derive_id(j);
     if (j->p.client_request_id != NULL)
         withdrawals_get(call->env->pg, call->app_id, j->id, on_existing_row, j);
     else
-        parse_with_node(j, on_request_parsed);
+        request_destination(j);
 }
 
 /* ---- withdrawal.status ---- */
@@ -584,11 +741,19 @@ static void on_status_row(void *ctx, enum pg_outcome outcome, const struct withd
     int d = asset_decimals(call->env->assets, w->asset);
     int completed = strcmp(w->state, "COMPLETED") == 0;
     int retrying = strcmp(w->state, "RETRY_PENDING") == 0;
+    /* fee is what was paid, so null until COMPLETED; for an address the estimate made at request
+     * time is networkFee. txHash and confirmations are the on-chain runner's latest view (null
+     * until a transaction is signed, confirmations until it is committed). */
+    int onchain = strcmp(w->destination_kind, "CKB_ADDRESS") == 0;
     json_t *result = json_pack(
-        "{s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:i, s:o, s:o, s:o, s:o}", "id", w->id, "state",
-        w->state, "amount", amount_json(w->amount, d), "asset", w->asset, "fee",
+        "{s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:o, s:o, s:o, s:o}", "id", w->id,
+        "state", w->state, "amount", amount_json(w->amount, d), "asset", w->asset, "fee",
         completed && w->has_fee ? amount_json(w->fee, d) : json_null(), "maxFee",
-        amount_json(w->max_fee_amount, d), "paymentHash", json_string_or_null(w->payment_hash),
+        amount_json(w->max_fee_amount, d), "networkFee",
+        onchain && w->has_network_fee ? amount_json(w->network_fee, d) : json_null(), "paymentHash",
+        onchain ? json_null() : json_string_or_null(w->payment_hash), "txHash",
+        onchain ? json_string_or_null(w->tx_hash) : json_null(), "confirmations",
+        onchain && w->has_confirmations ? json_integer(w->confirmations) : json_null(),
         "retryCount", w->retry_count, "nextRetryAt",
         retrying ? json_string_or_null(w->next_attempt_at) : json_null(), "failureReason",
         json_string_or_null(w->failure_reason), "createdAt", json_string_or_null(w->created_at),

@@ -1,7 +1,9 @@
 /* Withdrawal methods, the request side (API.md): withdrawal.quote (figures and a destination check,
- * writes nothing), withdrawal.request (destination checked with the node's parse_invoice, then the
- * balance gate of storage/withdrawals.h reserves the amount in one transaction), and
- * withdrawal.status. Paying the reserved withdrawals is the runner's job (timers/withdrawals.c).
+ * writes nothing), withdrawal.request (destination checked — an invoice with the node's
+ * parse_invoice, a CKB address by decoding it for the hub's network, its cell's occupied
+ * capacity and a fee estimate — then the balance gate of storage/withdrawals.h reserves the amount
+ * in one transaction), and withdrawal.status. Paying the reserved withdrawals is the runners' job
+ * (timers/withdrawals.c for invoices, the on-chain runner for addresses).
  *
  * Refusals are -32602 with error.data {"reason", figures…}: amounts as decimal strings in whole
  * units, retryAfter (and COOLDOWN_ACTIVE's limit) as integer seconds. A destination refusal

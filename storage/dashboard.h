@@ -15,7 +15,8 @@ struct dashboard_balance {
     const char *asset;
     int64_t available; /* ledger balance of the USER account */
     int64_t pending;   /* sum of UNPAID incoming tips, node status Received included */
-    int64_t locked;    /* the user's withdrawals PENDING, PROCESSING or RETRY_PENDING */
+    int64_t locked;    /* the user's withdrawals PENDING, PROCESSING, RETRY_PENDING or
+                        * LIQUIDITY_PENDING */
 };
 
 /* The user's incoming tips counted by state, and the database's clock when the figures were
@@ -62,7 +63,8 @@ struct dashboard_withdrawal {
     const char *id;
     int64_t amount; /* base units */
     const char *asset;
-    const char *state;          /* PENDING | PROCESSING | RETRY_PENDING | COMPLETED | FAILED */
+    const char *state; /* PENDING | PROCESSING | RETRY_PENDING | LIQUIDITY_PENDING | COMPLETED |
+                        * FAILED */
     const char *failure_reason; /* NULL unless FAILED */
     const char *created_at;
     const char *completed_at; /* NULL until COMPLETED or FAILED */

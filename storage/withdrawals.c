@@ -14,7 +14,8 @@
 #define WITHDRAWAL_COLUMNS                                                                         \
     "w.id, w.app_id, w.user_id, w.asset, w.amount, w.payment_request, w.payment_hash, "            \
     "w.client_request_id, w.request_hash, w.state, w.fee, w.retry_count, w.failure_reason, "       \
-    "w.max_fee_amount, "                                                                           \
+    "w.max_fee_amount, w.destination_kind, w.address, w.network_fee, w.tx_hash, "                  \
+    "w.confirmations, "                                                                            \
     TS("w.next_attempt_at") " AS next_attempt_at, "                                                \
     TS("w.created_at") " AS created_at, "                                                          \
     TS("w.completed_at") " AS completed_at"
@@ -43,6 +44,11 @@ static int withdrawal_from_row(PGresult *res, struct withdrawal *w)
     w->amount = int_value(res, "amount", &has_amount);
     w->payment_request = pg_value(res, 0, "payment_request");
     w->payment_hash = pg_value(res, 0, "payment_hash");
+    w->destination_kind = pg_value(res, 0, "destination_kind");
+    w->address = pg_value(res, 0, "address");
+    w->network_fee = int_value(res, "network_fee", &w->has_network_fee);
+    w->tx_hash = pg_value(res, 0, "tx_hash");
+    w->confirmations = (int)int_value(res, "confirmations", &w->has_confirmations);
     w->client_request_id = pg_value(res, 0, "client_request_id");
     w->request_hash = pg_value(res, 0, "request_hash");
     w->state = pg_value(res, 0, "state");
@@ -54,7 +60,7 @@ static int withdrawal_from_row(PGresult *res, struct withdrawal *w)
     w->created_at = pg_value(res, 0, "created_at");
     w->completed_at = pg_value(res, 0, "completed_at");
     if (w->id == NULL || w->app_id == NULL || w->asset == NULL || w->state == NULL ||
-        w->request_hash == NULL || !has_amount)
+        w->request_hash == NULL || w->destination_kind == NULL || !has_amount)
         return -1;
     return 0;
 }
@@ -131,7 +137,8 @@ struct pg_query *withdrawals_request(struct pg_pool *pool, const struct withdraw
 {
     const struct withdrawal_policy *d = n->defaults;
     char amount[24], min[24], max[24], user_daily[24], app_daily[24], cooldown[16], max_fee[24],
-        fee_ppm[16];
+        fee_ppm[16], network_fee[24], min_capacity[24];
+    int to_address = n->address != NULL;
     snprintf(amount, sizeof amount, "%" PRId64, n->amount);
     snprintf(min, sizeof min, "%" PRId64, d->min_amount);
     snprintf(max, sizeof max, "%" PRId64, d->max_per_request);
@@ -140,7 +147,9 @@ struct pg_query *withdrawals_request(struct pg_pool *pool, const struct withdraw
     snprintf(cooldown, sizeof cooldown, "%d", d->cooldown_seconds);
     snprintf(max_fee, sizeof max_fee, "%" PRId64, d->max_fee_amount);
     snprintf(fee_ppm, sizeof fee_ppm, "%d", n->fee_ppm);
-    const char *params[17] = {n->id,
+    snprintf(network_fee, sizeof network_fee, "%" PRId64, n->network_fee);
+    snprintf(min_capacity, sizeof min_capacity, "%" PRId64, n->min_capacity);
+    const char *params[22] = {n->id,
                               n->app_id,
                               n->user_id,
                               n->asset,
@@ -156,14 +165,19 @@ struct pg_query *withdrawals_request(struct pg_pool *pool, const struct withdraw
                               app_daily,
                               cooldown,
                               max_fee,
-                              fee_ppm};
+                              fee_ppm,
+                              to_address ? "CKB_ADDRESS" : "PAYMENT_REQUEST",
+                              n->address,
+                              to_address ? n->lock_script_hex : NULL,
+                              to_address ? network_fee : NULL,
+                              to_address ? min_capacity : "0"};
     struct request_req *r;
     struct pg_query *q = pg_query_wrap(
         pool,
         "SELECT * FROM fl_withdrawal_request($1::uuid, $2, $3, $4, $5::bigint, $6, $7, $8, $9, "
         "$10::boolean, $11::bigint, $12::bigint, $13::bigint, $14::bigint, $15::integer, "
-        "$16::bigint, $17::integer)",
-        17, params, 0, on_request, sizeof *r, (void **)&r);
+        "$16::bigint, $17::integer, $18, $19, $20::bytea, $21::bigint, $22::bigint)",
+        22, params, 0, on_request, sizeof *r, (void **)&r);
     r->cb = cb;
     r->ctx = ctx;
     return q;
@@ -216,7 +230,7 @@ struct pg_query *withdrawals_figures(struct pg_pool *pool, const char *app_id, c
         "AND a.user_id = $2 AND a.asset = $3)), 0) AS available, "
         "(SELECT coalesce(sum(w.amount), 0) FROM withdrawals w WHERE w.app_id = $1 "
         "AND w.user_id = $2 AND w.asset = $3 "
-        "AND w.state IN ('PENDING', 'PROCESSING', 'RETRY_PENDING')) AS locked "
+        "AND w.state IN ('PENDING', 'PROCESSING', 'RETRY_PENDING', 'LIQUIDITY_PENDING')) AS locked "
         "FROM (SELECT 1) one LEFT JOIN withdrawal_policies p ON p.app_id = $1 AND p.asset = $3",
         8, params, 0, on_figures, sizeof *r, (void **)&r);
     r->cb = cb;

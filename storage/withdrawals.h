@@ -1,7 +1,7 @@
-/* Queries of the request side of withdrawals (storage/migrations/0004_withdrawals.sql): the
- * balance gate fl_withdrawal_request as one statement (so one transaction: policy, available
- * balance, the row and its reservation transfer, or nothing), a withdrawal by id, and the figures
- * withdrawal.quote shows. Every query is scoped by app id. */
+/* Queries of the request side of withdrawals (storage/migrations/0004_withdrawals.sql, 0011 for
+ * CKB addresses): the balance gate fl_withdrawal_request as one statement (so one transaction:
+ * policy, available balance, the row and its reservation transfer, or nothing), a withdrawal by
+ * id, and the figures withdrawal.quote shows. Every query is scoped by app id. */
 #ifndef FL_STORAGE_WITHDRAWALS_H
 #define FL_STORAGE_WITHDRAWALS_H
 
@@ -16,15 +16,25 @@ struct withdrawal {
     const char *id; /* uuid text */
     const char *app_id;
     const char *user_id;
-    const char *asset; /* "CKB" | "USDI" */
-    int64_t amount;    /* base units */
-    const char *payment_request;
-    const char *payment_hash;      /* "0x…" as parse_invoice reported it at request time */
+    const char *asset;             /* "CKB" | "USDI" */
+    int64_t amount;                /* base units */
+    const char *destination_kind;  /* "PAYMENT_REQUEST" | "CKB_ADDRESS" */
+    const char *payment_request;   /* NULL for an address */
+    const char *payment_hash;      /* "0x…" as parse_invoice reported it; NULL for an address */
+    const char *address;           /* CKB_ADDRESS: as given, trimmed; else NULL */
     const char *client_request_id; /* NULL when none */
     const char *request_hash;      /* hex sha256 fingerprint of the request params */
-    const char *state;             /* PENDING | PROCESSING | RETRY_PENDING | COMPLETED | FAILED */
+    const char *state; /* PENDING | PROCESSING | RETRY_PENDING | LIQUIDITY_PENDING | COMPLETED |
+                        * FAILED */
     int has_fee;
-    int64_t fee;            /* routing fee paid, set when COMPLETED */
+    int64_t fee; /* fee paid, set when COMPLETED (routing fee, or the on-chain transaction fee
+                  * share) */
+    int has_network_fee;
+    int64_t network_fee; /* CKB_ADDRESS: the fee estimated at request time */
+    const char *tx_hash; /* CKB_ADDRESS: "0x…" of the transaction carrying it, kept current by the
+                          * on-chain runner; NULL before one is signed */
+    int has_confirmations;
+    int confirmations;      /* CKB_ADDRESS: of tx_hash as last seen; absent until committed */
     int64_t max_fee_amount; /* routing fee cap the runner gives send_payment */
     int retry_count;
     const char *next_attempt_at;
@@ -45,8 +55,16 @@ struct withdrawal_new {
     const char *user_id;
     const char *asset;
     int64_t amount;
-    const char *payment_request;
+    const char *payment_request; /* invoice withdrawals; NULL for an address */
     const char *payment_hash;
+    /* CKB address withdrawals (asset CKB): address set (trimmed, as given), lock_script_hex the
+     * molecule Script it decodes to as bytea text ("\\x" + hex), network_fee the estimate the
+     * hub pays, min_capacity the occupied capacity of the destination cell (a floor under the
+     * policy minimum). address NULL: an invoice withdrawal, the other three unused. */
+    const char *address;
+    const char *lock_script_hex;
+    int64_t network_fee;
+    int64_t min_capacity;
     const char *client_request_id; /* may be NULL */
     const char *request_hash;
     const struct withdrawal_policy *defaults; /* applied when the app has no policy row */
@@ -58,12 +76,12 @@ struct withdrawal_new {
 struct withdrawal_verdict {
     /* "CREATED", "EXISTING" (clientRequestId already used: compare request_hash of
      * withdrawal_id), "DEDUPLICATED" (no clientRequestId, and an identical request — same user,
-     * asset, amount and payment request — made withdrawal_id less than 120 s ago and it has not
-     * FAILED: nothing was written), a refusal reason of API.md (ASSET_NOT_ALLOWED,
-     * AMOUNT_BELOW_MINIMUM, MAX_PER_REQUEST_EXCEEDED, PER_USER_DAILY_LIMIT_EXCEEDED,
-     * PER_APP_DAILY_LIMIT_EXCEEDED, COOLDOWN_ACTIVE, INSUFFICIENT_FUNDS), or "PAYMENT_HASH_IN_USE":
-     * a live withdrawal already pays the same invoice (the unique index withdrawals_live_hash_idx
-     * refused the row; nothing was written). */
+     * asset, amount and payment request, or lock script for an address — made withdrawal_id
+     * less than 120 s ago and it has not FAILED: nothing was written), a refusal reason of API.md
+     * (ASSET_NOT_ALLOWED, AMOUNT_BELOW_MINIMUM, MAX_PER_REQUEST_EXCEEDED,
+     * PER_USER_DAILY_LIMIT_EXCEEDED, PER_APP_DAILY_LIMIT_EXCEEDED, COOLDOWN_ACTIVE,
+     * INSUFFICIENT_FUNDS), or "PAYMENT_HASH_IN_USE": a live withdrawal already pays the same
+     * invoice (the unique index withdrawals_live_hash_idx refused the row; nothing was written). */
     const char *outcome;
     const char *withdrawal_id;  /* CREATED / EXISTING / DEDUPLICATED; NULL otherwise */
     const char *existing_state; /* the state of withdrawal_id (CREATED: PENDING) */
@@ -71,7 +89,8 @@ struct withdrawal_verdict {
     int64_t requested;
     int has_shortfall, has_limit, has_retry_after;
     int64_t shortfall;
-    int64_t limit;   /* base units; seconds for COOLDOWN_ACTIVE */
+    int64_t limit;   /* base units (AMOUNT_BELOW_MINIMUM: the greater of the policy minimum and
+                      * min_capacity); seconds for COOLDOWN_ACTIVE */
     int retry_after; /* seconds */
 };
 /* v is NULL unless outcome is PG_OK. */
@@ -88,7 +107,8 @@ struct withdrawal_figures {
     int allowed;        /* effective policy */
     int64_t min_amount; /* effective policy */
     int64_t available;  /* the user's ledger balance */
-    int64_t locked;     /* the user's withdrawals PENDING, PROCESSING or RETRY_PENDING */
+    int64_t locked;     /* the user's withdrawals in flight: PENDING, PROCESSING, RETRY_PENDING or
+                         * LIQUIDITY_PENDING */
     int64_t max_fee;    /* routing fee cap for the amount asked: fl_withdrawal_fee_cap */
 };
 typedef void (*withdrawals_figures_cb)(void *ctx, enum pg_outcome outcome,

@@ -76,6 +76,18 @@ static void test_everything_given(void **state)
         assert_string_equal(dp.settlement_state, states[i]);
         json_decref(p);
     }
+    /* Every withdrawal state, LIQUIDITY_PENDING (an address withdrawal waiting for the hot
+     * wallet) included. */
+    static const char *const wstates[] = {"PENDING",           "PROCESSING", "RETRY_PENDING",
+                                          "LIQUIDITY_PENDING", "COMPLETED",  "FAILED"};
+    for (size_t i = 0; i < 6; i++) {
+        char text[128];
+        snprintf(text, sizeof text,
+                 "{\"userId\": \"u\", \"filters\": {\"withdrawalState\": \"%s\"}}", wstates[i]);
+        assert_int_equal(parse(text, &dp, &pe, &p), 0);
+        assert_string_equal(dp.withdrawal_state, wstates[i]);
+        json_decref(p);
+    }
 }
 
 static void expect_field(const char *text, const char *field)
