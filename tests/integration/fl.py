@@ -701,6 +701,84 @@ class HotWallet:
         os.chmod(self.key_file, 0o600)
 
 
+class CkbChain:
+    """A CKB node (ckb-sim) read and driven through JSON-RPC: standard methods with positional
+    params, the simulator's sim_* controls with one object; capacities in shannons."""
+
+    def __init__(self, url):
+        self.url = url
+        self.http = httpx.Client(timeout=10 * SLOW)
+
+    def call(self, method, *params):
+        r = self.http.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": method,
+                                           "params": list(params)})
+        body = r.json()
+        assert "error" not in body, f"{method} {params}: {body['error']}"
+        return body["result"]
+
+    def tip(self):
+        return int(self.call("get_tip_block_number"), 16)
+
+    def mine(self, blocks=1):
+        return self.call("sim_mine", {"blocks": hex(blocks)})
+
+    def reorg(self, depth):
+        return self.call("sim_reorg", {"depth": hex(depth)})
+
+    def fund(self, address, ckb):
+        return self.call("sim_fund", {"address": address, "capacity": hex(ckb * 10**8)})
+
+    def tx(self, tx_hash):
+        return self.call("get_transaction", tx_hash)
+
+    def payments(self):
+        """Every output of every committed transaction of the canonical chain, cellbases left out:
+        {(code_hash, hash_type, args): [(tx_hash, index, capacity)]}."""
+        out = {}
+        for n in range(1, self.tip() + 1):
+            block = self.call("get_block_by_number", hex(n))
+            for tx in block["transactions"][1:]:
+                for i, o in enumerate(tx["outputs"]):
+                    lock = o["lock"]
+                    key = (lock["code_hash"].lower(), lock["hash_type"], lock["args"].lower())
+                    out.setdefault(key, []).append((tx["hash"], i, int(o["capacity"], 16)))
+        return out
+
+    def close(self):
+        self.http.close()
+
+
+
+
+def ckb_tx_size(tx):
+    """serialized_size_in_block of a transaction in the node's JSON form: its molecule size + 4
+    (ckb-onchain.md §3, §7), from the layout rules alone."""
+    def script(s):
+        return 16 + 32 + 1 + 4 + (len(s["args"]) - 2) // 2
+
+    def dynvec(items):
+        return 4 + 4 * len(items) + sum(items)
+
+    def nbytes(h):
+        return 4 + (len(h) - 2) // 2
+
+    outputs = [16 + 8 + script(o["lock"]) + (script(o["type"]) if o.get("type") else 0)
+               for o in tx["outputs"]]
+    raw = (28 + 4 + 4 + 37 * len(tx["cell_deps"]) + 4 + 32 * len(tx["header_deps"]) +
+           4 + 44 * len(tx["inputs"]) + dynvec(outputs) +
+           dynvec([nbytes(d) for d in tx["outputs_data"]]))
+    return 12 + raw + dynvec([nbytes(w) for w in tx["witnesses"]]) + 4
+
+
+def ckb_tx_fee(chain, tx):
+    """Inputs minus outputs, the inputs' capacities read from the transactions that made them."""
+    total_in = 0
+    for i in tx["inputs"]:
+        prev = chain.tx(i["previous_output"]["tx_hash"])["transaction"]
+        total_in += int(prev["outputs"][int(i["previous_output"]["index"], 16)]["capacity"], 16)
+    return total_in - sum(int(o["capacity"], 16) for o in tx["outputs"])
+
+
 def onchain_settings(ckb_url, wallet, **over):
     """FIBERLINK_* settings for a daemon paying addresses through ckb_url from wallet: devnet,
     few confirmations and fast loops so a payout takes a few mined blocks, and short leases so a

@@ -23,7 +23,6 @@ import threading
 import time
 import uuid
 
-import httpx
 import pytest
 
 import ckbaddr
@@ -39,52 +38,6 @@ MINE_EVERY = 0.1
 
 
 # --- the chain, read through the node's standard RPC ---------------------------------------------
-
-class Chain:
-    """JSON-RPC calls to ckb-sim with positional params (standard methods) or one object (sim_*)."""
-
-    def __init__(self, url):
-        self.url = url
-        self.http = httpx.Client(timeout=10 * fl.SLOW)
-
-    def call(self, method, *params):
-        r = self.http.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": method,
-                                           "params": list(params)})
-        body = r.json()
-        assert "error" not in body, f"{method} {params}: {body['error']}"
-        return body["result"]
-
-    def tip(self):
-        return int(self.call("get_tip_block_number"), 16)
-
-    def mine(self, blocks=1):
-        return self.call("sim_mine", {"blocks": hex(blocks)})
-
-    def reorg(self, depth):
-        return self.call("sim_reorg", {"depth": hex(depth)})
-
-    def fund(self, address, ckb):
-        return self.call("sim_fund", {"address": address, "capacity": hex(ckb * CKB)})
-
-    def tx(self, tx_hash):
-        return self.call("get_transaction", tx_hash)
-
-    def payments(self):
-        """Every output of every committed transaction of the canonical chain, cellbases left out:
-        {(code_hash, hash_type, args): [(tx_hash, index, capacity)]}."""
-        out = {}
-        for n in range(1, self.tip() + 1):
-            block = self.call("get_block_by_number", hex(n))
-            for tx in block["transactions"][1:]:
-                for i, o in enumerate(tx["outputs"]):
-                    lock = o["lock"]
-                    key = (lock["code_hash"].lower(), lock["hash_type"], lock["args"].lower())
-                    out.setdefault(key, []).append((tx["hash"], i, int(o["capacity"], 16)))
-        return out
-
-    def close(self):
-        self.http.close()
-
 
 def lock_key(code_hash, hash_type, args):
     return ("0x" + bytes(code_hash).hex(), hash_type, "0x" + bytes(args).hex())
@@ -279,7 +232,7 @@ def check_all(chain, client, db, asks, ckb_url, wallet):
 
 @pytest.fixture(scope="module")
 def chain(ckb):
-    c = Chain(ckb.url)
+    c = fl.CkbChain(ckb.url)
     yield c
     c.close()
 
