@@ -26,15 +26,15 @@ unsigned ckb_rpc_inflight(const struct ckb_rpc *c);
 /* Outcome of any call. */
 enum ckb_outcome {
     CKB_OK = 0,
-    CKB_TRANSIENT,    /* transport failure, timeout, HTTP 5xx, pool full/expired/limits
-                         (-1105 -1106 -1109 -1112): try again later */
-    CKB_DUPLICATE,    /* send_transaction -1107: already in the pool; track it */
-    CKB_DEAD_INPUT,   /* -301 Resolve failed (Dead/Unknown input or dep): ask get_transaction
-                         before abandoning — our own committed tx looks like this too */
-    CKB_LOW_FEE,      /* -1104 */
-    CKB_RBF_REJECTED, /* -1111: conflicts with a pool tx */
-    CKB_VERIFY_FAILED,/* -302 verification (script, capacity), -1108 malformed: do not resend */
-    CKB_ERROR,        /* any other JSON-RPC error, or an answer that does not decode */
+    CKB_TRANSIENT,     /* transport failure, timeout, HTTP 5xx, pool full/expired/limits
+                          (-1105 -1106 -1109 -1112): try again later */
+    CKB_DUPLICATE,     /* send_transaction -1107: already in the pool; track it */
+    CKB_DEAD_INPUT,    /* -301 Resolve failed (Dead/Unknown input or dep): ask get_transaction
+                          before abandoning — our own committed tx looks like this too */
+    CKB_LOW_FEE,       /* -1104 */
+    CKB_RBF_REJECTED,  /* -1111: conflicts with a pool tx */
+    CKB_VERIFY_FAILED, /* -302 verification (script, capacity), -1108 malformed: do not resend */
+    CKB_ERROR,         /* any other JSON-RPC error, or an answer that does not decode */
 };
 const char *ckb_outcome_name(enum ckb_outcome o);
 /* Classification of a JSON-RPC error (exposed for tests). */
@@ -46,8 +46,7 @@ typedef void (*ckb_tip_cb)(void *ctx, enum ckb_outcome o, uint64_t tip, const ch
 struct ckb_rpc_call *ckb_get_tip_block_number(struct ckb_rpc *c, ckb_tip_cb cb, void *ctx);
 
 /* chain: "ckb" | "ckb_testnet" | "ckb_dev" | other, borrowed. */
-typedef void (*ckb_chain_cb)(void *ctx, enum ckb_outcome o, const char *chain,
-                             const char *message);
+typedef void (*ckb_chain_cb)(void *ctx, enum ckb_outcome o, const char *chain, const char *message);
 struct ckb_rpc_call *ckb_get_blockchain_info(struct ckb_rpc *c, ckb_chain_cb cb, void *ctx);
 
 /* get_block_by_number(n): found = 0 when the node answers null (above the tip). */
@@ -86,6 +85,12 @@ typedef void (*ckb_cells_cb)(void *ctx, enum ckb_outcome o, const struct ckb_liv
                              int n, const char *last_cursor, const char *message);
 struct ckb_rpc_call *ckb_get_cells(struct ckb_rpc *c, const struct ckb_script *lock,
                                    const char *after, int limit, ckb_cells_cb cb, void *ctx);
+/* Pure decoder of a get_cells result (fuzzed/tested). Accepts at most limit objects, each a plain
+ * cell (type null, output_data "0x" or absent) whose lock is lock (unchecked when lock is NULL).
+ * On 0, *cells is a new array of *n cells (free() it; NULL when *n is 0) and *last_cursor is
+ * borrowed from result. -1 otherwise, with nothing to free. */
+int ckb_cells_page_decode(const json_t *result, const struct ckb_script *lock, int limit,
+                          struct ckb_live_cell **cells, int *n, const char **last_cursor);
 
 /* send_transaction(tx, "passthrough"). On CKB_OK or CKB_DUPLICATE hash is the tx hash. */
 typedef void (*ckb_send_cb)(void *ctx, enum ckb_outcome o, const uint8_t *hash,

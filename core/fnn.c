@@ -34,6 +34,8 @@ struct fnn_call {
     int too_large;
     uint64_t id;
     char method[48];
+    int positional; /* fnn_call_positional: JSON-RPC errors left to the caller to classify and log
+                     */
     fnn_cb cb;
     void *ctx;
     owner_id owner; /* owner.h: current when the call started, current again in its callback */
@@ -48,6 +50,8 @@ struct fnn_client {
     CURLM *multi;
     ev_timer timer; /* curl's requested timeout */
     char *url;
+    const char *setting; /* names for start-up errors (fnn_client_new_named): read there only */
+    const char *node;
     char *auth_header; /* "Authorization: Bearer …": a secret, never logged */
     struct curl_slist *resolve;
     int default_timeout_ms;
@@ -125,7 +129,7 @@ static void call_finish(struct fnn_call *call, const struct fnn_result *res)
     fnn_cb cb = call->cb;
     void *ctx = call->ctx;
     call_unlink(call);
-    if (res->outcome != FNN_OK) {
+    if (res->outcome != FNN_OK && !call->positional) {
         char quoted[256];
         log_event(res->outcome == FNN_TRANSIENT ? LOG_WARN : LOG_INFO, "fnn.call_failed",
                   "method=%s id=%llu outcome=%s code=%d http_status=%ld message=%s", call->method,
@@ -206,7 +210,10 @@ static void call_complete(struct fnn_call *call, CURLcode rc)
         json_t *m = json_object_get(error, "message");
         res.rpc_code = (int)json_integer_value(code);
         res.message = json_is_string(m) ? json_string_value(m) : "";
-        res.outcome = fnn_classify_error(res.rpc_code, res.message);
+        /* A positional call talks to another kind of node (CKB), whose codes mean other things:
+         * its caller classifies them. */
+        res.outcome =
+            call->positional ? FNN_PERMANENT : fnn_classify_error(res.rpc_code, res.message);
         goto deliver;
     }
     if (res.http_status != 200) {
@@ -372,7 +379,7 @@ static int client_pin_host(struct fnn_client *c, CURLU *u, char *err, size_t err
     int rc = -1;
     if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
-        snprintf(err, errsz, "fnn_rpc_url has no host or port");
+        snprintf(err, errsz, "%s has no host or port", c->setting);
         goto fail;
     }
     char bare[256];
@@ -388,7 +395,7 @@ static int client_pin_host(struct fnn_client *c, CURLU *u, char *err, size_t err
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
     int gai = getaddrinfo(bare, port, &hints, &ai);
     if (gai != 0 || ai == NULL) {
-        snprintf(err, errsz, "cannot resolve Fiber node host %s: %s", bare, gai_strerror(gai));
+        snprintf(err, errsz, "cannot resolve %s host %s: %s", c->node, bare, gai_strerror(gai));
         goto fail;
     }
     /* Hand curl every address (IPv4 and IPv6 alike) and let it pick one that connects: a name
@@ -412,7 +419,7 @@ static int client_pin_host(struct fnn_client *c, CURLU *u, char *err, size_t err
         naddr++;
     }
     if (naddr == 0) {
-        snprintf(err, errsz, "no usable address for Fiber node host %s", bare);
+        snprintf(err, errsz, "no usable address for %s host %s", c->node, bare);
         goto fail;
     }
     char *entry = xasprintf("%s:%s:%s", bare, port, list);
@@ -431,6 +438,14 @@ fail:
 struct fnn_client *fnn_client_new(struct ev_loop *loop, const char *url, const char *token,
                                   int default_timeout_ms, char *err, size_t errsz)
 {
+    return fnn_client_new_named(loop, url, token, default_timeout_ms, "fnn_rpc_url", "Fiber node",
+                                err, errsz);
+}
+
+struct fnn_client *fnn_client_new_named(struct ev_loop *loop, const char *url, const char *token,
+                                        int default_timeout_ms, const char *setting,
+                                        const char *node, char *err, size_t errsz)
+{
     struct fnn_client *c = NULL;
     CURLU *u = NULL;
     char *scheme = NULL;
@@ -442,17 +457,19 @@ struct fnn_client *fnn_client_new(struct ev_loop *loop, const char *url, const c
     u = curl_url();
     if (u == NULL || url == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) {
-        snprintf(err, errsz, "fnn_rpc_url is not a valid URL");
+        snprintf(err, errsz, "%s is not a valid URL", setting);
         goto fail;
     }
     if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
-        snprintf(err, errsz, "fnn_rpc_url must be http:// or https://");
+        snprintf(err, errsz, "%s must be http:// or https://", setting);
         goto fail;
     }
     c = xcalloc(1, sizeof *c);
     c->loop = loop;
     c->default_timeout_ms = default_timeout_ms > 0 ? default_timeout_ms : 5000;
     c->url = xstrdup(url);
+    c->setting = setting;
+    c->node = node;
     if (token != NULL && token[0] != '\0')
         c->auth_header = xasprintf("Authorization: Bearer %s", token);
     if (client_pin_host(c, u, err, errsz) < 0)
@@ -575,11 +592,13 @@ static int call_setup(struct fnn_client *c, struct fnn_call *call, int timeout_m
     return 0;
 }
 
-struct fnn_call *fnn_call(struct fnn_client *c, const char *method, json_t *params, int timeout_ms,
-                          fnn_cb cb, void *ctx)
+/* Starts a call whose "params" member is plist (stolen), sent as it is. */
+static struct fnn_call *call_start(struct fnn_client *c, const char *method, json_t *plist,
+                                   int positional, int timeout_ms, fnn_cb cb, void *ctx)
 {
     struct fnn_call *call = xcalloc(1, sizeof *call);
     call->client = c;
+    call->positional = positional;
     call->cb = cb;
     call->ctx = ctx;
     call->id = ++c->next_id;
@@ -596,14 +615,11 @@ struct fnn_call *fnn_call(struct fnn_client *c, const char *method, json_t *para
                       c->max_owned);
             c->full_logged_at = ev_now(c->loop);
         }
-        json_decref(params);
+        json_decref(plist);
         ev_timer_start(c->loop, &call->deferred);
         return call;
     }
 
-    json_t *plist = json_array();
-    if (params != NULL)
-        json_array_append_new(plist, params);
     json_t *req = json_pack("{s:s, s:I, s:s, s:o}", "jsonrpc", "2.0", "id", (json_int_t)call->id,
                             "method", method, "params", plist);
     call->request = req != NULL ? json_dumps(req, JSON_COMPACT) : NULL;
@@ -622,6 +638,22 @@ struct fnn_call *fnn_call(struct fnn_client *c, const char *method, json_t *para
     log_event(LOG_DEBUG, "fnn.call", "method=%s id=%llu timeout_ms=%d", call->method,
               (unsigned long long)call->id, timeout_ms);
     return call;
+}
+
+struct fnn_call *fnn_call(struct fnn_client *c, const char *method, json_t *params, int timeout_ms,
+                          fnn_cb cb, void *ctx)
+{
+    /* FNN takes one params object, wrapped in a one-element array. */
+    json_t *plist = json_array();
+    if (params != NULL)
+        json_array_append_new(plist, params);
+    return call_start(c, method, plist, 0, timeout_ms, cb, ctx);
+}
+
+struct fnn_call *fnn_call_positional(struct fnn_client *c, const char *method, json_t *params,
+                                     int timeout_ms, fnn_cb cb, void *ctx)
+{
+    return call_start(c, method, params != NULL ? params : json_array(), 1, timeout_ms, cb, ctx);
 }
 
 void fnn_call_cancel(struct fnn_call *call)

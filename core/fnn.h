@@ -2,7 +2,8 @@
  * multi interface driven by the libev loop: no threads, no blocking. The node's host is resolved
  * once at start-up and handed to curl with CURLOPT_RESOLVE, so curl never starts a resolver thread.
  *
- * Framing: {"jsonrpc":"2.0","id":N,"method":M,"params":[{...}]} ("params":[] when none).
+ * Framing: {"jsonrpc":"2.0","id":N,"method":M,"params":[{...}]} ("params":[] when none); or, for
+ * a node with positional params (CKB, core/ckb_rpc.h), "params":[p1, p2, …] as the caller built it.
  * Every call has a deadline. Completion callbacks always run from the loop, never from inside
  * fnn_call() itself. */
 #ifndef FL_FNN_H
@@ -40,12 +41,25 @@ typedef void (*fnn_cb)(void *ctx, const struct fnn_result *res);
  * (blocking, start-up only). Returns NULL with a message in err on failure. */
 struct fnn_client *fnn_client_new(struct ev_loop *loop, const char *url, const char *token,
                                   int default_timeout_ms, char *err, size_t errsz);
+/* The same for another node on this transport: setting and node name the URL's setting and the
+ * node in start-up errors ("ckb_rpc_url", "CKB node"); read during this call only.
+ * fnn_client_new is this with "fnn_rpc_url" and "Fiber node". */
+struct fnn_client *fnn_client_new_named(struct ev_loop *loop, const char *url, const char *token,
+                                        int default_timeout_ms, const char *setting,
+                                        const char *node, char *err, size_t errsz);
 void fnn_client_free(struct fnn_client *c); /* cancels outstanding calls without callbacks */
 
 /* Starts a call. params: the params object (stolen; NULL → "params":[]). timeout_ms ≤ 0 → the
  * client default. Never returns NULL. */
 struct fnn_call *fnn_call(struct fnn_client *c, const char *method, json_t *params, int timeout_ms,
                           fnn_cb cb, void *ctx);
+/* Starts a call whose params are sent as given: "params":<params> (a JSON array of positional
+ * params, stolen; NULL → []). A JSON-RPC error is not classified: it completes FNN_PERMANENT with
+ * rpc_code and message set, and the caller decides what the node meant. Transport failures are
+ * classified as for fnn_call. Nothing is logged on failure: the caller logs in its own terms.
+ * Otherwise as fnn_call. */
+struct fnn_call *fnn_call_positional(struct fnn_client *c, const char *method, json_t *params,
+                                     int timeout_ms, fnn_cb cb, void *ctx);
 /* The callback will not run; the transfer is aborted. Safe to call only before the callback ran. */
 void fnn_call_cancel(struct fnn_call *call);
 /* max_connections > 0 caps the TCP connections to the node (curl queues transfers beyond it).

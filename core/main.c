@@ -1,7 +1,7 @@
 /* fiberlinkd: the command line and the composition root. `serve` wires the loop, the Postgres
  * pool, the Fiber client and the HTTP server to the handlers; the short blocking admin commands
- * (`migrate`, `app create`, `policy`, `reconcile`) are core/cli_*.c. (main and the commands are
- * the places allowed to know every layer.) */
+ * (`migrate`, `app create`, `policy`, `reconcile`, `wallet`) are core/cli_*.c. (main and the
+ * commands are the places allowed to know every layer.) */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +13,7 @@
 #include "core/cli_migrate.h"
 #include "core/cli_policy.h"
 #include "core/cli_reconcile.h"
+#include "core/cli_wallet.h"
 #include "core/config.h"
 #include "core/fault.h"
 #include "core/fnn.h"
@@ -28,6 +29,7 @@
 #include "handlers/withdrawals.h"
 #include "storage/nonces.h"
 #include "storage/pg.h"
+#include "timers/onchain.h"
 #include "timers/poller.h"
 #include "timers/withdrawals.h"
 
@@ -51,6 +53,8 @@ static const char usage[] =
     "             [--cooldown-seconds N] [--max-fee X]\n"
     "                                     set an app's withdrawal policy (whole units)\n"
     "  policy show --app-id ID            print an app's withdrawal policy per asset\n"
+    "  wallet address                     print the hot wallet's CKB address (ckb_network)\n"
+    "                                     and its lock args\n"
     "\n"
     "options:\n"
     "  --config FILE   read `key = value` settings from FILE (FIBERLINK_<KEY> env vars win)\n"
@@ -69,6 +73,7 @@ struct daemon {
     struct health *health;
     struct poller *poller;
     struct payout_runner *payouts;
+    struct onchain *onchain; /* NULL unless ckb_rpc_url and the hot wallet key are set */
     ev_signal sigterm, sigint, sighup;
     ev_timer drain;
     double drain_deadline;
@@ -81,7 +86,8 @@ static void drain_tick(struct ev_loop *ev, ev_timer *w, int revents)
     unsigned calls = rpc_inflight(d->rpc), reqs = http_server_inflight(d->http);
     unsigned conns = http_server_connections(d->http);
     unsigned queries = pg_pool_pending(d->pg), node = fnn_client_inflight(d->fnn);
-    unsigned checks = poller_inflight(d->poller) + withdrawals_runner_inflight(d->payouts);
+    unsigned checks = poller_inflight(d->poller) + withdrawals_runner_inflight(d->payouts) +
+                      onchain_inflight(d->onchain);
     if (calls == 0 && reqs == 0 && queries == 0 && node == 0 && checks == 0 &&
         http_server_idle(d->http)) {
         log_event(LOG_INFO, "serve.drained", NULL);
@@ -114,6 +120,7 @@ static void on_stop_signal(struct ev_loop *ev, ev_signal *w, int revents)
     http_server_stop_accepting(d->http);
     poller_stop(d->poller);
     withdrawals_runner_stop(d->payouts);
+    onchain_stop(d->onchain);
     d->drain_deadline = ev_now(ev) + d->cfg->shutdown_timeout_ms / 1000.0;
     ev_timer_init(&d->drain, drain_tick, 0.0, DRAIN_POLL_SECONDS);
     ev_timer_start(ev, &d->drain);
@@ -197,6 +204,14 @@ static int serve(struct config *cfg)
     http_server_route(d.http, "POST", "/rpc", rpc_handle_http, d.rpc);
     d.poller = poller_new(d.loop.ev, d.pg, d.fnn, cfg);
     d.payouts = withdrawals_runner_new(d.loop.ev, d.pg, d.fnn, cfg);
+    if (cfg->ckb_rpc_url != NULL && cfg->ckb_hot_wallet_key_file != NULL) {
+        /* A bad key file (mode, contents) refuses the start: the message names the file. */
+        d.onchain = onchain_new(d.loop.ev, d.pg, cfg, err, sizeof err);
+        if (d.onchain == NULL) {
+            fprintf(stderr, "fiberlinkd: on-chain payouts: %s\n", err);
+            goto fail;
+        }
+    }
     if (http_server_start(d.http, err, sizeof err) != 0) {
         fprintf(stderr, "fiberlinkd: %s\n", err);
         goto fail;
@@ -216,6 +231,8 @@ static int serve(struct config *cfg)
                   http_server_max_connections(d.http));
     poller_start(d.poller);
     withdrawals_runner_start(d.payouts);
+    if (d.onchain != NULL)
+        onchain_start(d.onchain);
     ev_run(d.loop.ev, 0);
     log_event(LOG_INFO, "serve.stopped", NULL);
     rc = 0;
@@ -225,6 +242,7 @@ fail:
      * already freed. */
     if (ev_is_active(&d.drain))
         ev_timer_stop(d.loop.ev, &d.drain);
+    onchain_free(d.onchain);
     withdrawals_runner_free(d.payouts);
     poller_free(d.poller);
     health_free(d.health);
@@ -290,6 +308,8 @@ int main(int argc, char **argv)
         rc = cli_app(&cfg, usage, nargs - 2, args + 2);
     else if (strcmp(cmd, "policy") == 0)
         rc = cli_policy(&cfg, nargs - 1, args + 1);
+    else if (strcmp(cmd, "wallet") == 0)
+        rc = cli_wallet(&cfg, nargs - 1, args + 1);
     else {
         fprintf(stderr, "fiberlinkd: unknown command '%s'\n%s", cmd, usage);
         rc = 2;

@@ -13,6 +13,8 @@
 
 #include <libpq-fe.h>
 
+#include "core/ckb_tx.h"
+#include "core/crypto.h"
 #include "core/mem.h"
 
 #define SETTLED_BATCH "1000"
@@ -115,14 +117,60 @@ static const char *const checks[] = {
     /* Nothing else is in flight: the in-flight account holds exactly the live withdrawals. */
     BALANCES_CTE
     ", live AS (SELECT app_id, asset, sum(amount)::numeric AS amount FROM withdrawals "
-    "  WHERE state IN ('PENDING', 'PROCESSING', 'RETRY_PENDING') GROUP BY app_id, asset) "
+    "  WHERE state IN ('PENDING', 'PROCESSING', 'RETRY_PENDING', 'LIQUIDITY_PENDING') "
+    "  GROUP BY app_id, asset) "
     "SELECT 'inflight_balance_mismatch' AS finding, coalesce(b.app_id, l.app_id) AS app_id, "
     "coalesce(b.asset, l.asset) AS asset, coalesce(b.balance, 0) AS inflight_balance, "
     "coalesce(l.amount, 0) AS live_withdrawals "
     "FROM (SELECT * FROM balances WHERE kind = 'WITHDRAWAL_INFLIGHT') b "
     "FULL JOIN live l ON l.app_id = b.app_id AND l.asset = b.asset "
     "WHERE coalesce(b.balance, 0) <> coalesce(l.amount, 0) ORDER BY 2, 3",
+    /* On-chain payouts: a COMPLETED address withdrawal was paid by exactly one CONFIRMED
+     * transaction, the one it names. (That the transaction's bytes pay it is checked in C,
+     * below: onchain_output_mismatch.) */
+    "SELECT 'onchain_completed_without_confirmed_tx' AS finding, w.id AS withdrawal_id, "
+    "w.app_id, w.ckb_tx_id, w.tx_hash, count(t.id) AS confirmed_txs "
+    "FROM withdrawals w LEFT JOIN ckb_tx_outputs o ON o.withdrawal_id = w.id "
+    "LEFT JOIN ckb_txs t ON t.id = o.tx_id AND t.state = 'CONFIRMED' "
+    "WHERE w.state = 'COMPLETED' AND w.destination_kind = 'CKB_ADDRESS' "
+    "GROUP BY w.id HAVING count(t.id) <> 1 "
+    "OR NOT bool_or(t.id IS NOT NULL AND t.id = w.ckb_tx_id AND t.tx_hash = w.tx_hash) "
+    "ORDER BY w.app_id, w.id",
+    /* A withdrawal is in at most one transaction that is not ABANDONED (else it could be paid
+     * twice), and a CONFIRMED transaction pays only COMPLETED withdrawals. */
+    "SELECT 'onchain_withdrawal_in_two_live_txs' AS finding, o.withdrawal_id, "
+    "string_agg(t.tx_hash || ':' || t.state, ',' ORDER BY t.id) AS txs "
+    "FROM ckb_tx_outputs o JOIN ckb_txs t ON t.id = o.tx_id "
+    "WHERE o.withdrawal_id IS NOT NULL AND t.state <> 'ABANDONED' "
+    "GROUP BY o.withdrawal_id HAVING count(*) > 1 ORDER BY 2",
+    "SELECT 'onchain_confirmed_withdrawal_not_completed' AS finding, w.id AS withdrawal_id, "
+    "w.app_id, w.state, t.tx_hash FROM ckb_tx_outputs o JOIN ckb_txs t ON t.id = o.tx_id "
+    "JOIN withdrawals w ON w.id = o.withdrawal_id "
+    "WHERE t.state = 'CONFIRMED' AND w.state <> 'COMPLETED' ORDER BY w.app_id, w.id",
+    /* The recorded output is the withdrawal's: its amount to its lock. */
+    "SELECT 'onchain_output_row_mismatch' AS finding, w.id AS withdrawal_id, w.app_id, "
+    "t.tx_hash, o.output_index, w.amount, o.capacity "
+    "FROM ckb_tx_outputs o JOIN ckb_txs t ON t.id = o.tx_id "
+    "JOIN withdrawals w ON w.id = o.withdrawal_id "
+    "WHERE o.capacity <> w.amount OR o.lock_script IS DISTINCT FROM w.lock_script "
+    "ORDER BY w.app_id, w.id",
 };
+
+/* Each CONFIRMED transaction's payout rows, ordered by transaction; the stored bytes come on the
+ * first row of each (hex), so each transaction is decoded once. */
+#define ONCHAIN_OUTPUTS_SQL                                                                        \
+    "DECLARE onchain NO SCROLL CURSOR FOR "                                                        \
+    "SELECT t.id, t.tx_hash, o.output_index, w.id AS withdrawal_id, w.app_id, w.amount, "          \
+    "encode(w.lock_script, 'hex') AS lock_hex, "                                                   \
+    "CASE WHEN row_number() OVER (PARTITION BY t.id ORDER BY o.output_index) = 1 "                 \
+    "THEN encode(t.raw, 'hex') END AS raw_hex "                                                    \
+    "FROM ckb_txs t JOIN ckb_tx_outputs o ON o.tx_id = t.id "                                      \
+    "JOIN withdrawals w ON w.id = o.withdrawal_id "                                                \
+    "WHERE t.state = 'CONFIRMED' ORDER BY t.id, o.output_index"
+#define ONCHAIN_BATCH "500"
+
+static int check_onchain_bytes(struct reconcile_db *db, reconcile_finding_cb cb, void *ctx,
+                               char *err, size_t errsz);
 
 struct reconcile_db {
     PGconn *conn;
@@ -211,7 +259,117 @@ int reconcile_db_checks(struct reconcile_db *db, reconcile_finding_cb cb, void *
         free(values);
         PQclear(res);
     }
-    return 0;
+    return check_onchain_bytes(db, cb, ctx, err, errsz);
+}
+
+/* Decodes hex (no 0x) into a fresh buffer; NULL when it is not hex. */
+static uint8_t *unhex(const char *hex, size_t *len)
+{
+    size_t n = strlen(hex);
+    if (n % 2 != 0)
+        return NULL;
+    uint8_t *p = xmalloc(n / 2 + 1);
+    if (hex_decode(hex, n, p, n / 2) != 0) {
+        free(p);
+        return NULL;
+    }
+    *len = n / 2;
+    return p;
+}
+
+static void onchain_finding(reconcile_finding_cb cb, void *ctx, const char *name, PGresult *res,
+                            int row, const char *k1, const char *v1, const char *k2, const char *v2)
+{
+    const char *keys[6] = {"withdrawal_id", "app_id", "tx_hash", "output_index"};
+    const char *values[6] = {PQgetvalue(res, row, 3), PQgetvalue(res, row, 4),
+                             PQgetvalue(res, row, 1), PQgetvalue(res, row, 2)};
+    int n = 4;
+    if (k1 != NULL) {
+        keys[n] = k1;
+        values[n++] = v1;
+    }
+    if (k2 != NULL) {
+        keys[n] = k2;
+        values[n++] = v2;
+    }
+    cb(ctx, name, n, keys, values);
+}
+
+/* Every payout of a CONFIRMED transaction against the transaction's own bytes: they decode, hash
+ * to the recorded hash, and the recorded output pays the withdrawal's amount, exactly, to its
+ * lock, with no type and no data. */
+static int check_onchain_bytes(struct reconcile_db *db, reconcile_finding_cb cb, void *ctx,
+                               char *err, size_t errsz)
+{
+    if (exec_ok(db, ONCHAIN_OUTPUTS_SQL, err, errsz) != 0)
+        return -1;
+    struct ckb_tx tx;
+    ckb_tx_init(&tx);
+    int usable = 0;
+    for (;;) {
+        PGresult *res = query(db, "FETCH FORWARD " ONCHAIN_BATCH " FROM onchain", err, errsz);
+        if (res == NULL) {
+            ckb_tx_free(&tx);
+            return -1;
+        }
+        int n = PQntuples(res);
+        for (int row = 0; row < n; row++) {
+            char why[160] = "";
+            if (!PQgetisnull(res, row, 7)) {
+                /* The first payout of the next transaction: decode its bytes once. */
+                ckb_tx_free(&tx);
+                size_t len = 0;
+                uint8_t *raw = unhex(PQgetvalue(res, row, 7), &len);
+                uint8_t hash[32];
+                char hash_hex[67] = "0x";
+                usable = raw != NULL && ckb_tx_decode(raw, len, &tx, why, sizeof why) == 0;
+                free(raw);
+                if (!usable) {
+                    onchain_finding(cb, ctx, "onchain_tx_undecodable", res, row, "error", why, NULL,
+                                    NULL);
+                    continue;
+                }
+                if (ckb_tx_hash(&tx, hash) != 0) {
+                    usable = 0;
+                    continue;
+                }
+                hex_encode(hash, 32, hash_hex + 2);
+                if (strcmp(hash_hex, PQgetvalue(res, row, 1)) != 0) {
+                    usable = 0;
+                    onchain_finding(cb, ctx, "onchain_tx_hash_mismatch", res, row, "raw_hash",
+                                    hash_hex, NULL, NULL);
+                    continue;
+                }
+            }
+            if (!usable)
+                continue;
+            unsigned long long idx = strtoull(PQgetvalue(res, row, 2), NULL, 10);
+            long long amount = strtoll(PQgetvalue(res, row, 5), NULL, 10);
+            char capacity[24] = "missing";
+            int ok = 0;
+            if (idx < tx.noutputs) {
+                const struct ckb_output *o = &tx.outputs[idx];
+                struct ckb_buf lock = {0};
+                size_t locklen = 0;
+                uint8_t *want = unhex(PQgetvalue(res, row, 6), &locklen);
+                snprintf(capacity, sizeof capacity, "%llu", (unsigned long long)o->capacity);
+                ok = amount >= 0 && o->capacity == (uint64_t)amount && !o->has_type &&
+                     tx.outputs_data[idx].len == 0 && want != NULL &&
+                     ckb_script_serialize(&o->lock, &lock) == 0 && lock.len == locklen &&
+                     memcmp(lock.p, want, locklen) == 0;
+                ckb_buf_free(&lock);
+                free(want);
+            }
+            if (!ok)
+                onchain_finding(cb, ctx, "onchain_output_mismatch", res, row, "amount",
+                                PQgetvalue(res, row, 5), "output_capacity", capacity);
+        }
+        PQclear(res);
+        if (n == 0)
+            break;
+    }
+    ckb_tx_free(&tx);
+    return exec_ok(db, "CLOSE onchain", err, errsz);
 }
 
 int reconcile_db_settled_open(struct reconcile_db *db, char *err, size_t errsz)

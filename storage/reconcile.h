@@ -10,7 +10,11 @@
  * settlement_amount_mismatch, settlement_wrong_key, settlement_wrong_asset,
  * settlement_wrong_credit_account, settlement_wrong_debit_account,
  * withdrawal_reserve_mismatch, completed_withdrawal_mismatch, failed_withdrawal_mismatch,
- * live_withdrawal_settled, withdrawal_transfer_without_withdrawal, inflight_balance_mismatch. */
+ * live_withdrawal_settled, withdrawal_transfer_without_withdrawal, inflight_balance_mismatch,
+ * onchain_completed_without_confirmed_tx, onchain_withdrawal_in_two_live_txs,
+ * onchain_confirmed_withdrawal_not_completed, onchain_output_row_mismatch (SQL), and from the
+ * CONFIRMED transactions' own bytes: onchain_tx_undecodable, onchain_tx_hash_mismatch,
+ * onchain_output_mismatch. */
 #ifndef FL_STORAGE_RECONCILE_H
 #define FL_STORAGE_RECONCILE_H
 

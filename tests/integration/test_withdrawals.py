@@ -363,10 +363,13 @@ def test_bad_destinations_reserve_nothing(db, sim, c):
         ("amount mismatch", {"destination": {"kind": "PAYMENT_REQUEST", "paymentRequest":
                                              external_invoice(sim, 2)["invoice"]}},
          "INVALID_DESTINATION", "does not match"),
-        ("ckb address", {"destination": {"kind": "CKB_ADDRESS", "address": CKB_ADDRESS}},
+        # This daemon has no CKB node or hot wallet configured: on-chain payouts are off, so an
+        # address is refused as not supported (test_address_withdrawals.py covers them on).
+        ("ckb address, on-chain off",
+         {"destination": {"kind": "CKB_ADDRESS", "address": CKB_ADDRESS}},
          "DESTINATION_NOT_SUPPORTED", "not supported"),
-        ("legacy ckb address", {"toAddress": CKB_ADDRESS}, "DESTINATION_NOT_SUPPORTED",
-         "not supported"),
+        ("legacy ckb address, on-chain off", {"toAddress": CKB_ADDRESS},
+         "DESTINATION_NOT_SUPPORTED", "not supported"),
         ("legacy malformed", {"toAddress": "lnbc1garbage"}, "INVALID_DESTINATION",
          "not a valid fiber invoice"),
     ]
@@ -576,8 +579,11 @@ def test_status_shape(db, sim, c, new_app):
     ext = external_invoice(sim, 1.5)
     res = c.result("withdrawal.request", req(u, "1.5", ext["invoice"]))
     st = c.result("withdrawal.status", {"id": res["id"]})
-    assert set(st) == {"id", "state", "amount", "asset", "fee", "maxFee", "paymentHash",
-                       "retryCount", "nextRetryAt", "failureReason", "createdAt", "completedAt"}, st
+    assert set(st) == {"id", "state", "amount", "asset", "fee", "maxFee", "networkFee",
+                       "paymentHash", "txHash", "confirmations", "retryCount", "nextRetryAt",
+                       "failureReason", "createdAt", "completedAt"}, st
+    # The on-chain fields are null for a Fiber payout.
+    assert st["networkFee"] is None and st["txHash"] is None and st["confirmations"] is None, st
     assert st["maxFee"] == "0.0075", st  # 0.5 % of 1.5 CKB, below the 1 CKB absolute cap
     assert st["id"] == res["id"] and st["state"] == "PENDING", st
     assert st["amount"] == "1.5" and st["asset"] == "CKB", st

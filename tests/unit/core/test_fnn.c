@@ -543,6 +543,57 @@ static void test_client_ok(void **state)
     assert_int_equal(fnn_client_inflight(e->client), 0);
 }
 
+/* Positional params go out exactly as built; JSON-RPC errors come back unclassified. */
+static void test_client_positional(void **state)
+{
+    struct env *e = *state;
+    struct outcome o;
+    memset(&o, 0, sizeof o);
+    o.loop = e->loop;
+    fnn_call_positional(e->client, "echo",
+                        json_pack("[{s:s},s,s]", "code_hash", HASH_A, "asc", "0x64"), 0, on_result,
+                        &o);
+    o.started = 1;
+    ev_run(e->loop, 0);
+    assert_int_equal(o.done, 1);
+    assert_false(o.early);
+    assert_int_equal(o.outcome, FNN_OK);
+    json_t *want = json_pack("[{s:s},s,s]", "code_hash", HASH_A, "asc", "0x64");
+    assert_true(json_equal(json_object_get(o.result, "params"), want));
+    json_decref(want);
+    json_decref(o.result);
+
+    memset(&o, 0, sizeof o);
+    o.loop = e->loop;
+    fnn_call_positional(e->client, "echo", NULL, 0, on_result, &o);
+    o.started = 1;
+    ev_run(e->loop, 0);
+    json_t *p = json_object_get(o.result, "params");
+    assert_true(json_is_array(p));
+    assert_int_equal(json_array_size(p), 0);
+    json_decref(o.result);
+
+    /* "node busy" is transient for FNN; a positional caller gets the raw code to judge. */
+    memset(&o, 0, sizeof o);
+    o.loop = e->loop;
+    fnn_call_positional(e->client, "busy", json_array(), 0, on_result, &o);
+    o.started = 1;
+    ev_run(e->loop, 0);
+    assert_int_equal(o.outcome, FNN_PERMANENT);
+    assert_int_equal(o.rpc_code, -32000);
+    assert_string_equal(o.message, "node busy");
+
+    /* transport failures keep their classification */
+    memset(&o, 0, sizeof o);
+    o.loop = e->loop;
+    fnn_call_positional(e->client, "http500", json_array(), 0, on_result, &o);
+    o.started = 1;
+    ev_run(e->loop, 0);
+    assert_int_equal(o.outcome, FNN_TRANSIENT);
+    assert_int_equal(o.rpc_code, 0);
+    assert_int_equal(fnn_client_inflight(e->client), 0);
+}
+
 static void test_client_token_and_hostname(void **state)
 {
     struct env *e = *state;
@@ -711,6 +762,10 @@ static void test_client_bad_url(void **state)
     assert_null(fnn_client_new(NULL, "not a url", NULL, 1000, err, sizeof err));
     assert_true(err[0] != '\0');
     assert_null(fnn_client_new(NULL, "ftp://127.0.0.1/", NULL, 1000, err, sizeof err));
+    assert_string_equal(err, "fnn_rpc_url must be http:// or https://");
+    assert_null(fnn_client_new_named(NULL, "not a url", NULL, 1000, "ckb_rpc_url", "CKB node", err,
+                                     sizeof err));
+    assert_string_equal(err, "ckb_rpc_url is not a valid URL");
 }
 
 int main(void)
@@ -725,6 +780,7 @@ int main(void)
         cmocka_unit_test(test_hash256),
         cmocka_unit_test(test_classify),
         cmocka_unit_test_setup_teardown(test_client_ok, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_positional, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_token_and_hostname, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_rpc_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_timeout, setup, teardown),
