@@ -23,6 +23,7 @@ import threading
 import time
 import uuid
 
+import httpx
 import pytest
 
 import ckbaddr
@@ -75,13 +76,14 @@ class Ask:
 
     def __init__(self, user, amount, address, lock):
         self.user, self.amount, self.address, self.lock = user, amount, address, lock
+        self.client_request_id = uuid.uuid4().hex
         self.id = None
 
 
 def request_params(ask):
     return {"userId": ask.user, "asset": "CKB", "amount": ask.amount,
             "destination": {"kind": "CKB_ADDRESS", "address": ask.address},
-            "clientRequestId": uuid.uuid4().hex}
+            "clientRequestId": ask.client_request_id}
 
 
 def make_asks(users, first_amount=61):
@@ -99,6 +101,15 @@ def request_all(client, asks):
         res = client.result("withdrawal.request", request_params(a))
         assert res["state"] == "PENDING", res
         a.id = res["id"]
+
+
+def request_burst(client, asks):
+    """All the requests at once, as concurrent streams on one h2c connection."""
+    reqs = [fl.signed_call(client, "withdrawal.request", request_params(a), id=i)
+            for i, a in enumerate(asks)]
+    for a, (code, body) in zip(asks, fl.h2_burst(client.base, reqs)):
+        assert code == 200 and body.get("result", {}).get("state") == "PENDING", body
+        a.id = body["result"]["id"]
 
 
 def status(client, wid):
@@ -154,7 +165,7 @@ def drive(chain, db, ids, daemons=(), timeout=90, until=("COMPLETED",)):
 
 # --- the checks every scenario ends with -----------------------------------------------------------
 
-def check_paid_once(chain, client, asks, mine_after=CONFIRMATIONS + 3):
+def check_paid_once(chain, ckb, client, asks, mine_after=CONFIRMATIONS + 3):
     """Each ask COMPLETED (withdrawal.status), its transaction committed with an output of exactly
     its amount to exactly its lock, and that lock paid by exactly one output of the canonical
     chain, still after more blocks (a second spend waiting in the pool would commit by then)."""
@@ -176,6 +187,10 @@ def check_paid_once(chain, client, asks, mine_after=CONFIRMATIONS + 3):
         assert tx["tx_status"]["status"] == "committed"
         out = tx["transaction"]["outputs"][index]
         assert out["type"] is None and tx["transaction"]["outputs_data"][index] == "0x"
+        # The simulator's own account of committed outputs agrees: one, live, exact.
+        sim_outs = ckb.outputs(lock_args=a.lock[2])
+        assert [(o["txHash"], int(o["capacity"], 16), o["live"]) for o in sim_outs] == \
+            [(tx_hash, shannons(a.amount), True)], sim_outs
     return paid
 
 
@@ -222,10 +237,14 @@ def check_reconcile(db, ckb_url, wallet):
     assert rc == 0, f"reconcile exit {rc}:\n{out}"
 
 
-def check_all(chain, client, db, asks, ckb_url, wallet):
-    check_paid_once(chain, client, asks)
+def check_all(chain, ckb, client, db, asks, wallet):
+    check_paid_once(chain, ckb, client, asks)
     check_onchain_ledger(db)
-    check_reconcile(db, ckb_url, wallet)
+    # Nothing in these scenarios gives the node a reason to refuse a transaction: a transaction
+    # given up would mean the hub spent a cell twice or built something invalid.
+    abandoned = db.rows("SELECT tx_hash, abandon_reason FROM ckb_txs WHERE state = 'ABANDONED'")
+    assert not abandoned, abandoned
+    check_reconcile(db, ckb.url, wallet)
 
 
 # --- fixtures ---------------------------------------------------------------------------------------
@@ -253,14 +272,15 @@ def onchain(start_daemon, ckb, hot_wallet):
 # --- scenarios --------------------------------------------------------------------------------------
 
 def test_twenty_users_twenty_addresses_batched(onchain, chain, ckb, hot_wallet, db, sim):
-    d = onchain()
+    # Batches a second apart, the 20 requests at once: they are due together.
+    d = onchain({"FIBERLINK_CKB_BATCH_INTERVAL_MS": "1000"})
     with fl.Client(d.base, db.app_id, db.secret) as c:
         users = fresh_users(20, "batch")
         fl.credit_users(c, sim.url, db, users, "200")
         asks = make_asks(users)
-        request_all(c, asks)
+        request_burst(c, asks)
         drive(chain, db, [a.id for a in asks], daemons=[d])
-        check_all(chain, c, db, asks, ckb.url, hot_wallet)
+        check_all(chain, ckb, c, db, asks, hot_wallet)
         txs = {status(c, a.id)["txHash"] for a in asks}
         # Due together, batched: far fewer transactions than withdrawals.
         assert len(txs) <= 5, f"20 withdrawals in {len(txs)} transactions"
@@ -271,20 +291,34 @@ def test_twenty_users_twenty_addresses_batched(onchain, chain, ckb, hot_wallet, 
 
 @pytest.mark.parametrize("point", FAULT_POINTS)
 def test_sigkill_at_fault_point_pays_once(point, onchain, chain, ckb, hot_wallet, db, sim):
+    """The daemon dies at the point (SIGKILL, as a power cut); a fresh one on the same database
+    finishes the job. The requests go at once, but the first batch may still catch some of them
+    and kill the daemon before it answered the rest: those are asked again of the second daemon
+    with the same clientRequestId, as a plugin retrying would, and must not become new ones."""
     a = onchain({"FL_FAULT_POINT": point})
     with fl.Client(a.base, db.app_id, db.secret) as c:
         users = fresh_users(3, "fault")
         fl.credit_users(c, sim.url, db, users, "100")
         asks = make_asks(users)
-        request_all(c, asks)
+        try:
+            request_burst(c, asks)
+        except (httpx.HTTPError, OSError, AssertionError):
+            assert not a.alive() or fl.wait_until(lambda: not a.alive(), 10, "A to die")
     # Blocks keep coming, so the point is reached whichever step it is in.
     mine_until(chain, lambda: not a.alive(), 60, f"the daemon to be killed at {point}")
     assert a.proc.returncode == -signal.SIGKILL, (a.proc.returncode, a.log()[-2000:])
     assert a.log_contains(f"event=fault.fired point={point}")
     b = onchain()
     with fl.Client(b.base, db.app_id, db.secret) as c:
+        known = {x.id for x in asks}
+        for x in asks:
+            again = c.result("withdrawal.request", request_params(x))
+            assert x.id is None or again["id"] == x.id, (x.id, again)
+            x.id = again["id"]
+        assert len({x.id for x in asks}) == len(asks), "a retried request became a new one"
+        assert known <= {x.id for x in asks} | {None}
         drive(chain, db, [x.id for x in asks], daemons=[a, b])
-        check_all(chain, c, db, asks, ckb.url, hot_wallet)
+        check_all(chain, ckb, c, db, asks, hot_wallet)
 
 
 def test_two_daemons_fifty_concurrent_withdrawals(onchain, chain, ckb, hot_wallet, db, sim):
@@ -295,26 +329,20 @@ def test_two_daemons_fifty_concurrent_withdrawals(onchain, chain, ckb, hot_walle
         users = fresh_users(50, "two")
         fl.credit_users(ca, sim.url, db, users, "150")
         asks = make_asks(users, first_amount=61)
-        answers = {}
-
         def burst(client, part):
-            reqs = [fl.signed_call(client, "withdrawal.request", request_params(x), id=i)
-                    for i, x in enumerate(part)]
-            answers[client.base] = (part, fl.h2_burst(client.base, reqs))
+            request_burst(client, part)
+            done.append(client.base)
 
+        done = []
         threads = [threading.Thread(target=burst, args=(ca, asks[0::2])),
                    threading.Thread(target=burst, args=(cb, asks[1::2]))]
         for t in threads:
             t.start()
         for t in threads:
             t.join(60 * fl.SLOW)
-        assert len(answers) == 2, "a burst did not finish"
-        for part, results in answers.values():
-            for x, (code, body) in zip(part, results):
-                assert code == 200 and body["result"]["state"] == "PENDING", body
-                x.id = body["result"]["id"]
+        assert len(done) == 2, "a burst failed or did not finish"
         drive(chain, db, [x.id for x in asks], daemons=[a, b], timeout=120)
-        check_all(chain, ca, db, asks, ckb.url, hot_wallet)
+        check_all(chain, ckb, ca, db, asks, hot_wallet)
         # No cell was spent twice: ckb-sim would have refused the second spend, and the hub
         # would have had to give that transaction up. Every transaction the hub stored is on chain.
         for tx_hash, in db.rows("SELECT DISTINCT tx_hash FROM withdrawals "
@@ -351,7 +379,7 @@ def test_reorg_after_commit_confirms_again_pays_once(onchain, chain, ckb, hot_wa
         st = status(c, wid)
         # Back to broadcast: the same signed transaction, committed again; nothing signed anew.
         assert st["txHash"] == tx_hash, (st, tx_hash)
-        check_all(chain, c, db, asks, ckb.url, hot_wallet)
+        check_all(chain, ckb, c, db, asks, hot_wallet)
 
 
 def test_empty_hot_wallet_waits_then_completes(pg, ckb, chain, sim, logdir):
@@ -384,7 +412,7 @@ def test_empty_hot_wallet_waits_then_completes(pg, ckb, chain, sim, logdir):
             check_onchain_ledger(db, allow_in_flight=True)
             chain.fund(wallet.address, 1000)
             drive(chain, db, [wid], daemons=[d])
-            check_all(chain, c, db, asks, ckb.url, wallet)
+            check_all(chain, ckb, c, db, asks, wallet)
         d.stop_checked()
     finally:
         if d.alive():
