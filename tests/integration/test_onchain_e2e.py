@@ -418,3 +418,19 @@ def test_empty_hot_wallet_waits_then_completes(pg, ckb, chain, sim, logdir):
         if d.alive():
             d.kill()
         drop_database(pg, name)
+
+
+def test_the_checks_see_a_second_payment(onchain, chain, ckb, hot_wallet, db, sim):
+    """The paid-once check is not vacuous: a second cell to a paid address (here from the
+    simulator's faucet, standing in for a doubled payout) makes it fail."""
+    d = onchain()
+    with fl.Client(d.base, db.app_id, db.secret) as c:
+        users = fresh_users(1, "twice")
+        fl.credit_users(c, sim.url, db, users, "100")
+        asks = make_asks(users)
+        request_all(c, asks)
+        drive(chain, db, [asks[0].id], daemons=[d])
+        check_paid_once(chain, ckb, c, asks)
+        chain.fund(asks[0].address, 61)
+        with pytest.raises(AssertionError, match="paid 2 times"):
+            check_paid_once(chain, ckb, c, asks)
