@@ -26,15 +26,15 @@ unsigned ckb_rpc_inflight(const struct ckb_rpc *c);
 /* Outcome of any call. */
 enum ckb_outcome {
     CKB_OK = 0,
-    CKB_TRANSIENT,     /* transport failure, timeout, HTTP 5xx, pool full/expired/limits
-                          (-1105 -1106 -1109 -1112): try again later */
-    CKB_DUPLICATE,     /* send_transaction -1107: already in the pool; track it */
-    CKB_DEAD_INPUT,    /* -301 Resolve failed (Dead/Unknown input or dep): ask get_transaction
-                          before abandoning — our own committed tx looks like this too */
-    CKB_LOW_FEE,       /* -1104 */
-    CKB_RBF_REJECTED,  /* -1111: conflicts with a pool tx */
-    CKB_VERIFY_FAILED, /* -302 verification (script, capacity), -1108 malformed: do not resend */
-    CKB_ERROR,         /* any other JSON-RPC error, or an answer that does not decode */
+    CKB_TRANSIENT,    /* transport failure, timeout, HTTP 5xx, pool full/expired/limits
+                         (-1105 -1106 -1109 -1112): try again later */
+    CKB_DUPLICATE,    /* send_transaction -1107: already in the pool; track it */
+    CKB_DEAD_INPUT,   /* -301 Resolve failed (Dead/Unknown input or dep): ask get_transaction
+                         before abandoning — our own committed tx looks like this too */
+    CKB_LOW_FEE,      /* -1104 */
+    CKB_RBF_REJECTED, /* -1111: conflicts with a pool tx */
+    CKB_VERIFY_FAILED,/* -302 verification (script, capacity), -1108 malformed: do not resend */
+    CKB_ERROR,        /* any other JSON-RPC error, or an answer that does not decode */
 };
 const char *ckb_outcome_name(enum ckb_outcome o);
 /* Classification of a JSON-RPC error (exposed for tests). */
@@ -46,7 +46,8 @@ typedef void (*ckb_tip_cb)(void *ctx, enum ckb_outcome o, uint64_t tip, const ch
 struct ckb_rpc_call *ckb_get_tip_block_number(struct ckb_rpc *c, ckb_tip_cb cb, void *ctx);
 
 /* chain: "ckb" | "ckb_testnet" | "ckb_dev" | other, borrowed. */
-typedef void (*ckb_chain_cb)(void *ctx, enum ckb_outcome o, const char *chain, const char *message);
+typedef void (*ckb_chain_cb)(void *ctx, enum ckb_outcome o, const char *chain,
+                             const char *message);
 struct ckb_rpc_call *ckb_get_blockchain_info(struct ckb_rpc *c, ckb_chain_cb cb, void *ctx);
 
 /* get_block_by_number(n): found = 0 when the node answers null (above the tip). */

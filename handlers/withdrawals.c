@@ -603,6 +603,30 @@ static void on_verdict(void *ctx, enum pg_outcome outcome, const struct withdraw
     refuse_with_figures(j, v);
 }
 
+/* The destination has been checked: the balance gate decides. */
+static void request_store(struct wd_job *j)
+{
+    int to_address = j->p.dest_kind == WITHDRAWAL_DEST_CKB_ADDRESS;
+    struct withdrawal_new n = {
+        .id = j->id,
+        .app_id = j->call->app_id,
+        .user_id = j->p.user_id,
+        .asset = j->p.asset->code,
+        .amount = j->p.amount,
+        .payment_request = to_address ? NULL : j->p.dest,
+        .payment_hash = to_address ? NULL : j->payment_hash,
+        .address = to_address ? j->address : NULL,
+        .lock_script_hex = j->lock_hex,
+        .network_fee = j->network_fee,
+        .min_capacity = j->min_capacity,
+        .client_request_id = j->p.client_request_id,
+        .request_hash = j->request_hash,
+        .defaults = &j->defaults,
+        .fee_ppm = j->call->env->cfg->withdraw_max_fee_ppm,
+    };
+    withdrawals_request(j->call->env->pg, &n, on_verdict, j);
+}
+
 static void on_request_parsed(void *ctx, const struct fnn_result *res)
 {
     struct wd_job *j = ctx;
@@ -613,20 +637,7 @@ static void on_request_parsed(void *ctx, const struct fnn_result *res)
         job_refuse(j, j->p.dest_field, "INVALID_DESTINATION", j->message);
         return;
     }
-    struct withdrawal_new n = {
-        .id = j->id,
-        .app_id = j->call->app_id,
-        .user_id = j->p.user_id,
-        .asset = j->p.asset->code,
-        .amount = j->p.amount,
-        .payment_request = j->p.dest,
-        .payment_hash = j->payment_hash,
-        .client_request_id = j->p.client_request_id,
-        .request_hash = j->request_hash,
-        .defaults = &j->defaults,
-        .fee_ppm = j->call->env->cfg->withdraw_max_fee_ppm,
-    };
-    withdrawals_request(j->call->env->pg, &n, on_verdict, j);
+    request_store(j);
 }
 
 static void request_to_address(struct wd_job *j)
@@ -642,22 +653,7 @@ static void request_to_address(struct wd_job *j)
         job_refuse(j, j->refusal_field, j->refusal_reason, j->message);
         return;
     }
-    struct withdrawal_new n = {
-        .id = j->id,
-        .app_id = j->call->app_id,
-        .user_id = j->p.user_id,
-        .asset = j->p.asset->code,
-        .amount = j->p.amount,
-        .address = j->address,
-        .lock_script_hex = j->lock_hex,
-        .network_fee = j->network_fee,
-        .min_capacity = j->min_capacity,
-        .client_request_id = j->p.client_request_id,
-        .request_hash = j->request_hash,
-        .defaults = &j->defaults,
-        .fee_ppm = j->call->env->cfg->withdraw_max_fee_ppm,
-    };
-    withdrawals_request(j->call->env->pg, &n, on_verdict, j);
+    request_store(j);
 }
 
 /* After the idempotency lookup: the destination's own check, then the gate. */

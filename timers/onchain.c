@@ -58,14 +58,19 @@ int onchain_script_from_hex(const char *hex, struct ckb_script *out)
     memcpy(prefixed + 2, hex, len + 1);
     struct fnn_script s;
     int rc = fnn_script_decode_molecule(prefixed, &s);
+    if (rc == 0 && s.args_len <= CKB_SCRIPT_ARGS_MAX) {
+        memset(out, 0, sizeof *out);
+        memcpy(out->code_hash, s.code_hash, 32);
+        out->hash_type = s.hash_type;
+        out->args_len = s.args_len;
+        /* s.args_hex points into prefixed: decoded before it is freed. */
+        if (s.args_len > 0 && hex_decode(s.args_hex, 2 * s.args_len, out->args, s.args_len) != 0)
+            rc = -1;
+    } else {
+        rc = -1;
+    }
     free(prefixed);
-    if (rc != 0 || s.args_len > CKB_SCRIPT_ARGS_MAX)
-        return -1;
-    memset(out, 0, sizeof *out);
-    memcpy(out->code_hash, s.code_hash, 32);
-    out->hash_type = s.hash_type;
-    out->args_len = s.args_len;
-    if (s.args_len > 0 && hex_decode(s.args_hex, 2 * s.args_len, out->args, s.args_len) != 0)
+    if (rc != 0)
         return -1;
     /* Strict: the bytes must be exactly this script's molecule form. */
     struct ckb_buf b = {0};
@@ -160,6 +165,10 @@ int onchain_plan_build(const struct onchain_plan_in *in, struct onchain_plan *pl
     uint64_t *pre = xcalloc(nc + 1, sizeof *pre);
     int *covered = xcalloc(nd + 1, sizeof *covered);
     int rc = -1;
+    /* Uncovered until a layout is found for it (ONCHAIN_PAY is the enum's zero: never a
+     * default). */
+    for (size_t d = 0; d < nd; d++)
+        plan->verdict[d] = ONCHAIN_LIQUIDITY;
     for (size_t i = 0; i < nc; i++) {
         order[i] = i;
         pre[i + 1] = pre[i] + in->cells[i].capacity; /* wallet totals are far below 2^64 */
@@ -259,8 +268,7 @@ int onchain_plan_build(const struct onchain_plan_in *in, struct onchain_plan *pl
     uint64_t remaining = (pre[nc] - pre[k]) + in->pending_change + plan->change;
     uint64_t reserve = ckb_fee_for_size(WAIT_FEE_BYTES, in->fee_rate);
     for (size_t d = 0; d < nd; d++) {
-        if (plan->verdict[d] != ONCHAIN_PAY && plan->verdict[d] != ONCHAIN_UNPAYABLE &&
-            plan->verdict[d] != ONCHAIN_LATER) {
+        if (plan->verdict[d] == ONCHAIN_LIQUIDITY) { /* uncovered */
             uint64_t need = in->due[d].amount + reserve;
             if (remaining >= need) {
                 plan->verdict[d] = ONCHAIN_WAIT;
@@ -1009,8 +1017,9 @@ static void on_take(void *ctx, enum pg_outcome outcome, const struct onchain_tak
     if (c.raw_hex == NULL) {
         c.npayouts = 0;
         o->commit_hash[0] = '\0';
-        if (c.nliquidity > 0 || nd > 0)
-            log_event(LOG_INFO, "onchain.no_transaction",
+        if (nd > 0)
+            log_event(c.nliquidity > 0 || unpayable > 0 ? LOG_INFO : LOG_DEBUG,
+                      "onchain.no_transaction",
                       "due=%zu cells=%zu pending_change=%lld waiting=%u liquidity=%d "
                       "unpayable=%u",
                       nd, nc, (long long)t->pending_change, waiting, c.nliquidity, unpayable);
