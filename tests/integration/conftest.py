@@ -1,7 +1,8 @@
 """Fixtures for the integration suite, shaped like PgBouncer's: one private PostgreSQL 15 cluster
 for the whole session (or the one named by FL_TEST_PG_HOST/FL_TEST_PG_PORT), a fresh migrated
-database with a registered app per test module, an fnn-sim per module, a module-wide daemon, and a
-factory for tests that need a daemon with their own settings. Every process is stopped with a
+database with a registered app per test module, an fnn-sim per module, a module-wide daemon, a
+factory for tests that need a daemon with their own settings, and for on-chain tests a ckb-sim and
+a funded hot wallet per module. Every process is stopped with a
 bounded wait and SIGKILL as the fallback, so a failing test leaves nothing running."""
 
 import os
@@ -157,6 +158,33 @@ def start_daemon(db, sim, logdir):
     for d in started:
         if d.alive():
             d.stop_checked()
+
+
+@pytest.fixture(scope="module")
+def ckb(logdir):
+    """ckb-sim on devnet that mines only when told (sim_mine), so tests decide when blocks come."""
+    import ckbsim
+    s = ckbsim.CkbSim(logdir, network="devnet", block_interval_ms=0)
+    yield s
+    rc = s.stop()
+    assert rc == 0, f"ckb-sim exit code {rc} after SIGTERM (log: {s.log_path})"
+
+
+# Cells the module's hot wallet starts with: several, so that batches in flight at once (two
+# daemons, a rebuilt transaction) each find a confirmed cell while the others' change is young.
+HOT_WALLET_CELLS = 12
+HOT_WALLET_CELL_CKB = 100000
+
+
+@pytest.fixture(scope="module")
+def hot_wallet(ckb, logdir):
+    """A fresh random hot-wallet key (file mode 0600) funded at ckb-sim. Not the dev chain's
+    published keys: ckb-sim's faucet spends from those, so a wallet on one would share cells with
+    sim_fund."""
+    w = fl.HotWallet(logdir)
+    for _ in range(HOT_WALLET_CELLS):
+        ckb.fund(w.address, HOT_WALLET_CELL_CKB)
+    return w
 
 
 @pytest.fixture

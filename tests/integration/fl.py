@@ -636,3 +636,175 @@ class Gate:
                 s.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+
+# --- On-chain helpers (tests/integration/test_onchain_e2e.py, bench/onchain.py) ---
+# The hot wallet's key and address are derived here in Python from the secp256k1 and RFC 0021
+# definitions, so the tests do not take the daemon's word for which lock it spends.
+
+_SECP_P = 2**256 - 2**32 - 977
+_SECP_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+_SECP_G = (0x79BE667EF9DCBBAC55A06295CE870B07029BFCDB2DCE28D959F2815B16F81798,
+           0x483ADA7726A3C4655DA4FBFC0E1108A8FD17B448A68554199C47D08FFB10D4B8)
+
+
+def _ec_add(a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if a[0] == b[0] and (a[1] + b[1]) % _SECP_P == 0:
+        return None
+    if a == b:
+        lam = 3 * a[0] * a[0] * pow(2 * a[1], -1, _SECP_P)
+    else:
+        lam = (b[1] - a[1]) * pow(b[0] - a[0], -1, _SECP_P)
+    x = (lam * lam - a[0] - b[0]) % _SECP_P
+    return x, (lam * (a[0] - x) - a[1]) % _SECP_P
+
+
+def ckb_hash(data):
+    """CKB's blake2b-256 (personalization "ckb-default-hash")."""
+    return hashlib.blake2b(data, digest_size=32, person=b"ckb-default-hash").digest()
+
+
+def key_args(secret_hex):
+    """The default lock's args for a secp256k1 key: blake160 of the compressed public key."""
+    k = int(secret_hex.removeprefix("0x"), 16)
+    assert 0 < k < _SECP_N, "not a secp256k1 secret key"
+    point, add = None, _SECP_G
+    while k:
+        if k & 1:
+            point = _ec_add(point, add)
+        add = _ec_add(add, add)
+        k >>= 1
+    pub = bytes([2 + (point[1] & 1)]) + point[0].to_bytes(32, "big")
+    return ckb_hash(pub)[:20]
+
+
+class HotWallet:
+    """A hot-wallet key in a file of mode 0600 (the daemon refuses any other), its default-lock
+    args and its devnet/testnet short address. A fresh random key unless one is given."""
+
+    def __init__(self, directory, secret_hex=None, name="hot-wallet"):
+        import ckbaddr
+        while secret_hex is None:
+            candidate = os.urandom(32).hex()
+            if 0 < int(candidate, 16) < _SECP_N:
+                secret_hex = candidate
+        self.args = key_args(secret_hex)
+        self.address = ckbaddr.encode_short(0, self.args, "ckt")
+        self.key_file = os.path.join(directory, f"{name}-{self.args.hex()[:8]}.key")
+        fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secret_hex + "\n")
+        os.chmod(self.key_file, 0o600)
+
+
+class CkbChain:
+    """A CKB node (ckb-sim) read and driven through JSON-RPC: standard methods with positional
+    params, the simulator's sim_* controls with one object; capacities in shannons."""
+
+    def __init__(self, url):
+        self.url = url
+        self.http = httpx.Client(timeout=10 * SLOW)
+
+    def call(self, method, *params):
+        r = self.http.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": method,
+                                           "params": list(params)})
+        body = r.json()
+        assert "error" not in body, f"{method} {params}: {body['error']}"
+        return body["result"]
+
+    def tip(self):
+        return int(self.call("get_tip_block_number"), 16)
+
+    def mine(self, blocks=1):
+        return self.call("sim_mine", {"blocks": hex(blocks)})
+
+    def reorg(self, depth):
+        return self.call("sim_reorg", {"depth": hex(depth)})
+
+    def fund(self, address, ckb):
+        return self.call("sim_fund", {"address": address, "capacity": hex(ckb * 10**8)})
+
+    def tx(self, tx_hash):
+        return self.call("get_transaction", tx_hash)
+
+    def payments(self):
+        """Every output of every committed transaction of the canonical chain, cellbases left out:
+        {(code_hash, hash_type, args): [(tx_hash, index, capacity)]}."""
+        out = {}
+        for n in range(1, self.tip() + 1):
+            block = self.call("get_block_by_number", hex(n))
+            for tx in block["transactions"][1:]:
+                for i, o in enumerate(tx["outputs"]):
+                    lock = o["lock"]
+                    key = (lock["code_hash"].lower(), lock["hash_type"], lock["args"].lower())
+                    out.setdefault(key, []).append((tx["hash"], i, int(o["capacity"], 16)))
+        return out
+
+    def close(self):
+        self.http.close()
+
+
+
+
+def ckb_tx_size(tx):
+    """serialized_size_in_block of a transaction in the node's JSON form: its molecule size + 4
+    (ckb-onchain.md §3, §7), from the layout rules alone."""
+    def script(s):
+        return 16 + 32 + 1 + 4 + (len(s["args"]) - 2) // 2
+
+    def dynvec(items):
+        return 4 + 4 * len(items) + sum(items)
+
+    def nbytes(h):
+        return 4 + (len(h) - 2) // 2
+
+    outputs = [16 + 8 + script(o["lock"]) + (script(o["type"]) if o.get("type") else 0)
+               for o in tx["outputs"]]
+    raw = (28 + 4 + 4 + 37 * len(tx["cell_deps"]) + 4 + 32 * len(tx["header_deps"]) +
+           4 + 44 * len(tx["inputs"]) + dynvec(outputs) +
+           dynvec([nbytes(d) for d in tx["outputs_data"]]))
+    return 12 + raw + dynvec([nbytes(w) for w in tx["witnesses"]]) + 4
+
+
+def ckb_tx_fee(chain, tx):
+    """Inputs minus outputs, the inputs' capacities read from the transactions that made them."""
+    total_in = 0
+    for i in tx["inputs"]:
+        prev = chain.tx(i["previous_output"]["tx_hash"])["transaction"]
+        total_in += int(prev["outputs"][int(i["previous_output"]["index"], 16)]["capacity"], 16)
+    return total_in - sum(int(o["capacity"], 16) for o in tx["outputs"])
+
+
+def onchain_settings(ckb_url, wallet, **over):
+    """FIBERLINK_* settings for a daemon paying addresses through ckb_url from wallet: devnet,
+    few confirmations and fast loops so a payout takes a few mined blocks, and short leases so a
+    restarted daemon resumes a killed one's work within about a second. over: KEY=value pairs
+    (FIBERLINK_CKB_ prefix left out: confirmations=5)."""
+    s = {"FIBERLINK_CKB_RPC_URL": ckb_url,
+         "FIBERLINK_CKB_NETWORK": "devnet",
+         "FIBERLINK_CKB_HOT_WALLET_KEY_FILE": wallet.key_file,
+         "FIBERLINK_CKB_CONFIRMATIONS": "3",
+         "FIBERLINK_CKB_BATCH_INTERVAL_MS": "100",
+         "FIBERLINK_CKB_POLL_MS": "50",
+         "FIBERLINK_CKB_LEASE_MS": "1000",
+         "FIBERLINK_CKB_TIMEOUT_MS": "2000"}
+    for k, v in over.items():
+        s["FIBERLINK_CKB_" + k.upper()] = v
+    return s
+
+
+def credit_users(client, sim_url, db, users, amount, timeout=120):
+    """Credits each user with amount (a decimal string, CKB) through real tips: created through
+    the signed API many at once, paid at fnn-sim, settled by the daemon's poller."""
+    tips = create_tips(client, len(users), lambda i: tip_params(
+        postId=f"credit-{users[i]}", fromUserId=f"fan-{users[i]}", toUserId=users[i],
+        amount=amount, message=None))
+    pay_invoices(sim_url, [t["invoice"] for t in tips])
+    ids = [t["tipId"] for t in tips]
+    wait_until(lambda: db.one("SELECT count(*) FROM tips WHERE state = 'SETTLED' "
+                              "AND id = ANY(%s::uuid[])", (ids,))[0] == len(ids),
+               timeout, f"{len(ids)} credit tips to settle", interval=0.2)
