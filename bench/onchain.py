@@ -68,7 +68,7 @@ class Miner(threading.Thread):
 
     def __init__(self, url, period):
         super().__init__(daemon=True)
-        self.chain = fl.CkbChain(url)
+        self.chain = ckbsim.CkbClient(url)
         self.period = period
         self.halt = threading.Event()
         self.blocks = 0
@@ -97,7 +97,7 @@ def main():
         db = fl.Db(url, "forum1", migrate_and_register(url))
         sim = fl.Sim(logdir)
         ckb = ckbsim.CkbSim(logdir, network="devnet", block_interval_ms=0)
-        chain = fl.CkbChain(ckb.url)
+        chain = ckbsim.CkbClient(ckb.url)
         wallet = fl.HotWallet(logdir)
         # Twice what is paid out, and each cell alone enough for a full batch.
         per_cell = max(2 * n * ARGS.amount // ARGS.cells, 2 * ARGS.batch_max * ARGS.amount)

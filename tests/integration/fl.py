@@ -701,55 +701,6 @@ class HotWallet:
         os.chmod(self.key_file, 0o600)
 
 
-class CkbChain:
-    """A CKB node (ckb-sim) read and driven through JSON-RPC: standard methods with positional
-    params, the simulator's sim_* controls with one object; capacities in shannons."""
-
-    def __init__(self, url):
-        self.url = url
-        self.http = httpx.Client(timeout=10 * SLOW)
-
-    def call(self, method, *params):
-        r = self.http.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": method,
-                                           "params": list(params)})
-        body = r.json()
-        assert "error" not in body, f"{method} {params}: {body['error']}"
-        return body["result"]
-
-    def tip(self):
-        return int(self.call("get_tip_block_number"), 16)
-
-    def mine(self, blocks=1):
-        return self.call("sim_mine", {"blocks": hex(blocks)})
-
-    def reorg(self, depth):
-        return self.call("sim_reorg", {"depth": hex(depth)})
-
-    def fund(self, address, ckb):
-        return self.call("sim_fund", {"address": address, "capacity": hex(ckb * 10**8)})
-
-    def tx(self, tx_hash):
-        return self.call("get_transaction", tx_hash)
-
-    def payments(self):
-        """Every output of every committed transaction of the canonical chain, cellbases left out:
-        {(code_hash, hash_type, args): [(tx_hash, index, capacity)]}."""
-        out = {}
-        for n in range(1, self.tip() + 1):
-            block = self.call("get_block_by_number", hex(n))
-            for tx in block["transactions"][1:]:
-                for i, o in enumerate(tx["outputs"]):
-                    lock = o["lock"]
-                    key = (lock["code_hash"].lower(), lock["hash_type"], lock["args"].lower())
-                    out.setdefault(key, []).append((tx["hash"], i, int(o["capacity"], 16)))
-        return out
-
-    def close(self):
-        self.http.close()
-
-
-
-
 def ckb_tx_size(tx):
     """serialized_size_in_block of a transaction in the node's JSON form: its molecule size + 4
     (ckb-onchain.md §3, §7), from the layout rules alone."""

@@ -29,6 +29,7 @@ import httpx
 import pytest
 
 import ckbaddr
+import ckbsim
 import fl
 from conftest import base_settings, drop_database, make_database, migrate_and_register
 
@@ -265,7 +266,7 @@ def check_all(chain, ckb, client, db, asks, wallet):
 
 @pytest.fixture(scope="module")
 def chain(ckb):
-    c = fl.CkbChain(ckb.url)
+    c = ckbsim.CkbClient(ckb.url)
     yield c
     c.close()
 
