@@ -1109,8 +1109,10 @@ static void on_cells(void *ctx, enum ckb_outcome oc, const struct ckb_live_cell 
         char quoted[ERROR_TEXT_MAX];
         log_event(LOG_WARN, "onchain.sync_failed", "outcome=%s error=%s", ckb_outcome_name(oc),
                   log_quote(quoted, sizeof quoted, message, strlen(message)));
-        /* An incomplete listing must not mark anything GONE: build from the table as it is. */
-        take(o);
+        /* The wallet cannot be seen: nothing is built this round. Judging liquidity from an
+         * unconfirmed table would move withdrawals to LIQUIDITY_PENDING while the node is merely
+         * away, and a transaction built now could not be broadcast anyway. */
+        batch_done(o);
         return;
     }
     if (o->ncells + n > SYNC_MAX_CELLS) {
