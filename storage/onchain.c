@@ -196,14 +196,19 @@ static void on_take(void *ctx, enum pg_outcome outcome, PGresult *res)
             const char *lock = pg_value(res, i, "lock_hex"), *state = pg_value(res, i, "state");
             if (lock == NULL || state == NULL)
                 continue; /* not payable on a guess; the row shows in every later batch's log */
-            due[t.ndue++] = (struct onchain_due){
-                .id = ref, .amount = num(amount), .lock_hex = lock, .state = state};
+            due[t.ndue++] = (struct onchain_due){.id = ref,
+                                                 .amount = num(amount),
+                                                 .lock_hex = lock,
+                                                 .state = state,
+                                                 .needs = pg_value(res, i, "groups")};
         } else if (kind[0] == 'C') {
             const char *idx = pg_value(res, i, "idx");
             if (idx == NULL)
                 continue;
-            cells[t.ncells++] = (struct onchain_free_cell){
-                .tx_hash = ref, .index = (uint32_t)num(idx), .capacity = num(amount)};
+            cells[t.ncells++] = (struct onchain_free_cell){.tx_hash = ref,
+                                                           .index = (uint32_t)num(idx),
+                                                           .capacity = num(amount),
+                                                           .groups = pg_value(res, i, "groups")};
         }
     }
     r->cb.take(r->ctx, PG_OK, &t);
@@ -222,7 +227,7 @@ struct pg_query *onchain_take(struct pg_pool *pool, int limit, int max_cells, in
     struct onchain_req *r;
     struct pg_query *q = wrap(pool,
                               "SELECT b.kind, b.lease_token, b.ref, b.idx, b.amount, b.lock_hex, "
-                              "b.state, b.pending_change "
+                              "b.state, b.pending_change, b.groups "
                               "FROM fl_ckb_batch_take($1::integer, $2::integer, $3::integer) b",
                               3, params, on_take, &r);
     r->cb.take = cb;
@@ -488,4 +493,38 @@ struct pg_query *onchain_abandon(struct pg_pool *pool, int64_t id, int64_t token
                 "SELECT f.applied, f.state FROM fl_ckb_tx_abandon($1::bigint, $2::bigint, $3, "
                 "$4, $5::boolean, $6::integer, $7::integer) f",
                 7, params, cb, ctx);
+}
+
+/* ---- predecessors ---- */
+
+struct pg_query *onchain_predecessor_claim(struct pg_pool *pool, int limit, int lease_ms,
+                                           int recheck_ms, onchain_claim_cb cb, void *ctx)
+{
+    char lim[16], lease[16], recheck[16];
+    snprintf(lim, sizeof lim, "%d", limit);
+    snprintf(lease, sizeof lease, "%d", lease_ms);
+    snprintf(recheck, sizeof recheck, "%d", recheck_ms);
+    const char *params[3] = {lim, lease, recheck};
+    struct onchain_req *r;
+    struct pg_query *q =
+        wrap(pool,
+             "SELECT c.id, c.tx_hash, '' AS raw_hex, 'ABANDONED' AS state, NULL AS block_number, "
+             "NULL AS block_hash, 0 AS send_count, 0 AS since_sent_ms, c.lease_token "
+             "FROM fl_ckb_predecessor_claim($1::integer, $2::integer, $3::integer) c",
+             3, params, on_claim, &r);
+    r->cb.claim = cb;
+    r->ctx = ctx;
+    return q;
+}
+
+struct pg_query *onchain_revive(struct pg_pool *pool, int64_t id, int64_t token, const char *reason,
+                                onchain_step_cb cb, void *ctx)
+{
+    char ids[24], tok[24];
+    snprintf(ids, sizeof ids, "%" PRId64, id);
+    snprintf(tok, sizeof tok, "%" PRId64, token);
+    const char *params[3] = {ids, tok, reason};
+    return step(pool,
+                "SELECT f.applied, f.state FROM fl_ckb_tx_revive($1::bigint, $2::bigint, $3) f", 3,
+                params, cb, ctx);
 }

@@ -57,11 +57,15 @@ struct onchain_due {
     int64_t amount;       /* shannons */
     const char *lock_hex; /* molecule Script of the destination, hex */
     const char *state;    /* PENDING | RETRY_PENDING | LIQUIDITY_PENDING */
+    /* Its ABANDONED predecessors (ckb_txs ids, comma-separated; NULL: none): the transaction
+     * paying it must spend one input of each, so that at most one of them can commit. */
+    const char *needs;
 };
 struct onchain_free_cell {
     const char *tx_hash;
     uint32_t index;
     int64_t capacity;
+    const char *groups; /* the predecessors (ids, comma-separated) it is an input of; or NULL */
 };
 struct onchain_take {
     int64_t token;          /* the builder lease */
@@ -156,5 +160,16 @@ struct pg_query *onchain_abandon(struct pg_pool *pool, int64_t id, int64_t token
                                  enum ckb_tx_row_state from, const char *reason, int dead_input,
                                  int retry_base_ms, int retry_max_ms, onchain_step_cb cb,
                                  void *ctx);
+
+/* ---- predecessors that may be on chain (migration 0013) ---- */
+/* ABANDONED transactions carrying a due withdrawal that could still commit, each under a fresh
+ * lease token (rows: id, tx_hash, lease_token set), looked at again recheck_ms later. */
+struct pg_query *onchain_predecessor_claim(struct pg_pool *pool, int limit, int lease_ms,
+                                           int recheck_ms, onchain_claim_cb cb, void *ctx);
+/* ABANDONED → BROADCAST with its withdrawals (PROCESSING) and inputs (SPENDING), in one
+ * transaction, only while every withdrawal it carries is still due and unassigned; else
+ * ONCHAIN_LEASE_LOST and nothing changed. */
+struct pg_query *onchain_revive(struct pg_pool *pool, int64_t id, int64_t token, const char *reason,
+                                onchain_step_cb cb, void *ctx);
 
 #endif

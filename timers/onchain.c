@@ -144,6 +144,15 @@ static int cmp_cell_idx(const void *a, const void *b)
                          &sort_cells[*(const size_t *)b].out_point);
 }
 
+static int cell_in_group(const struct onchain_plan_cell *c, int64_t group)
+{
+    for (size_t i = 0; i < c->ngroups; i++) {
+        if (c->groups[i] == group)
+            return 1;
+    }
+    return 0;
+}
+
 void onchain_plan_free(struct onchain_plan *plan)
 {
     free(plan->verdict);
@@ -164,15 +173,44 @@ int onchain_plan_build(const struct onchain_plan_in *in, struct onchain_plan *pl
     size_t *order = xcalloc(nc + 2, sizeof *order);
     uint64_t *pre = xcalloc(nc + 1, sizeof *pre);
     int *covered = xcalloc(nd + 1, sizeof *covered);
+    int *blocked = xcalloc(nd + 1, sizeof *blocked);
+    size_t *need_k = xcalloc(nd + 1, sizeof *need_k);
+    char *front = xcalloc(nc + 1, 1);
     int rc = -1;
     /* Uncovered until a layout is found for it (ONCHAIN_PAY is the enum's zero: never a
      * default). */
     for (size_t d = 0; d < nd; d++)
         plan->verdict[d] = ONCHAIN_LIQUIDITY;
-    for (size_t i = 0; i < nc; i++) {
-        order[i] = i;
-        pre[i + 1] = pre[i] + in->cells[i].capacity; /* wallet totals are far below 2^64 */
+    /* Predecessors first: for each withdrawal's ABANDONED predecessors, one cell that is their
+     * input (the largest one, unless a cell already chosen serves), at the front of the order, so
+     * any transaction paying that withdrawal spends it and conflicts with the predecessor. */
+    size_t nfront = 0;
+    for (size_t d = 0; d < nd; d++) {
+        for (size_t g = 0; g < in->due[d].nneeds && !blocked[d]; g++) {
+            size_t pos = SIZE_MAX;
+            for (size_t f = 0; f < nfront && pos == SIZE_MAX; f++) {
+                if (cell_in_group(&in->cells[order[f]], in->due[d].needs[g]))
+                    pos = f;
+            }
+            for (size_t c = 0; c < nc && pos == SIZE_MAX; c++) {
+                if (!front[c] && cell_in_group(&in->cells[c], in->due[d].needs[g])) {
+                    front[c] = 1;
+                    order[nfront] = c;
+                    pos = nfront++;
+                }
+            }
+            if (pos == SIZE_MAX)
+                blocked[d] = 1; /* no free input of that predecessor: it waits */
+            else if (pos + 1 > need_k[d])
+                need_k[d] = pos + 1;
+        }
     }
+    for (size_t c = 0, f = nfront; c < nc; c++) {
+        if (!front[c])
+            order[f++] = c;
+    }
+    for (size_t i = 0; i < nc; i++)
+        pre[i + 1] = pre[i] + in->cells[order[i]].capacity; /* wallet totals are far below 2^64 */
     /* Each input adds the same bytes (the input and an empty witness): measured, not assumed. */
     uint64_t delta_in = 0;
     if (nc >= 2) {
@@ -189,10 +227,16 @@ int onchain_plan_build(const struct onchain_plan_in *in, struct onchain_plan *pl
             plan->verdict[d] = ONCHAIN_UNPAYABLE;
             continue;
         }
+        if (blocked[d]) {
+            plan->verdict[d] = ONCHAIN_WAIT;
+            continue;
+        }
         if (nc == 0)
             continue; /* uncovered */
         pays[npay] = d;
         size_t kb = k > 0 ? k : 1;
+        if (need_k[d] > kb)
+            kb = need_k[d]; /* its predecessors' inputs are among the first need_k cells */
         uint64_t s_c = plan_size(in, order, kb, pays, npay + 1, CKB_MIN_SECP_CELL_CAPACITY);
         uint64_t s_nc = plan_size(in, order, kb, pays, npay + 1, 0);
         if (s_c == 0 || s_nc == 0)
@@ -284,6 +328,9 @@ out:
     free(order);
     free(pre);
     free(covered);
+    free(blocked);
+    free(need_k);
+    free(front);
     if (rc != 0)
         onchain_plan_free(plan);
     return rc;
@@ -343,6 +390,19 @@ struct job {
     struct ckb_rpc_call *call;
 };
 
+/* An ABANDONED transaction that carries a due withdrawal and could still commit: one
+ * get_transaction, and a revive when the node has it (committed, or in its pool). */
+struct probe {
+    struct probe *prev, *next;
+    struct onchain *o;
+    int64_t id, token;
+    char hash_hex[67];
+    uint8_t hash[32];
+    char reason[ERROR_TEXT_MAX];
+    struct pg_query *query;
+    struct ckb_rpc_call *call;
+};
+
 enum batch_phase {
     BATCH_IDLE,
     BATCH_DEP,
@@ -384,6 +444,10 @@ struct onchain {
     struct job *jobs;
     struct hashmap *by_id;
     unsigned njobs;
+    /* abandoned predecessors being asked about (migration 0013) */
+    struct pg_query *pred_claim;
+    struct probe *probes;
+    unsigned nprobes;
     unsigned long leases_lost, illegal_steps;
     int stopped;
 };
@@ -843,6 +907,88 @@ static void on_claim(void *ctx, enum pg_outcome outcome, const struct onchain_tx
     schedule_follow(o, n >= FOLLOW_MAX ? 0.0 : o->cfg->ckb_poll_ms / 1000.0);
 }
 
+static void probe_free(struct probe *p)
+{
+    struct onchain *o = p->o;
+    if (p->prev != NULL)
+        p->prev->next = p->next;
+    else
+        o->probes = p->next;
+    if (p->next != NULL)
+        p->next->prev = p->prev;
+    free(p);
+    o->nprobes--;
+}
+
+static void on_revived(void *ctx, enum pg_outcome outcome, enum onchain_write write,
+                       enum ckb_tx_row_state state)
+{
+    struct probe *p = ctx;
+    p->query = NULL;
+    if (outcome == PG_OK && write == ONCHAIN_APPLIED)
+        log_event(LOG_WARN, "onchain.predecessor_revived", "tx_id=%lld tx_hash=%s why=\"%s\"",
+                  (long long)p->id, p->hash_hex, p->reason);
+    else
+        log_event(LOG_WARN, "onchain.predecessor_not_revived",
+                  "tx_id=%lld tx_hash=%s outcome=%d state=%s (a rebuild still holds a withdrawal, "
+                  "or the lease ended; asked again later)",
+                  (long long)p->id, p->hash_hex, (int)outcome, onchain_state_name(state));
+    probe_free(p);
+}
+
+static void on_probe_status(void *ctx, enum ckb_outcome oc, const struct ckb_tx_state *s,
+                            const char *message)
+{
+    struct probe *p = ctx;
+    p->call = NULL;
+    (void)message;
+    if (oc != CKB_OK || p->o->stopped) {
+        probe_free(p); /* asked again at the next check */
+        return;
+    }
+    const char *seen = s->status == CKB_TX_COMMITTED  ? "committed"
+                       : s->status == CKB_TX_PENDING  ? "pending"
+                       : s->status == CKB_TX_PROPOSED ? "proposed"
+                                                      : NULL;
+    if (seen == NULL) {
+        probe_free(p); /* unknown or rejected: the rebuild's conflict keeps it off the chain */
+        return;
+    }
+    /* It can still confirm (or has): its withdrawals are its again, never paid by a rebuild. */
+    snprintf(p->reason, sizeof p->reason, "abandoned transaction is %s at the node", seen);
+    p->query = onchain_revive(p->o->pg, p->id, p->token, p->reason, on_revived, p);
+}
+
+static void on_pred_claim(void *ctx, enum pg_outcome outcome, const struct onchain_tx_row *rows,
+                          int n)
+{
+    struct onchain *o = ctx;
+    o->pred_claim = NULL;
+    if (outcome != PG_OK) {
+        log_event(LOG_WARN, "onchain.claim_failed", "what=predecessors outcome=%d", (int)outcome);
+        return;
+    }
+    for (int i = 0; i < n && !o->stopped; i++) {
+        if (strlen(rows[i].tx_hash) != 66)
+            continue;
+        struct probe *p = xcalloc(1, sizeof *p);
+        if (hex_decode(rows[i].tx_hash + 2, 64, p->hash, 32) != 0) {
+            free(p);
+            continue;
+        }
+        p->o = o;
+        p->id = rows[i].id;
+        p->token = rows[i].lease_token;
+        snprintf(p->hash_hex, sizeof p->hash_hex, "%s", rows[i].tx_hash);
+        p->next = o->probes;
+        if (o->probes != NULL)
+            o->probes->prev = p;
+        o->probes = p;
+        o->nprobes++;
+        p->call = ckb_get_transaction(o->rpc, p->hash, on_probe_status, p);
+    }
+}
+
 static void on_follow_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct onchain *o = container_of(w, struct onchain, follow_timer);
@@ -854,6 +1000,9 @@ static void on_follow_timer(struct ev_loop *loop, ev_timer *w, int revents)
     }
     o->claim_at = lease_clock();
     o->claim = onchain_claim(o->pg, FOLLOW_MAX - (int)o->njobs, o->cfg->ckb_lease_ms, on_claim, o);
+    if (o->pred_claim == NULL && o->nprobes == 0)
+        o->pred_claim = onchain_predecessor_claim(o->pg, FOLLOW_MAX, o->cfg->ckb_lease_ms,
+                                                  resend_ms(o->cfg), on_pred_claim, o);
 }
 
 /* ---- the batch ---- */
@@ -911,10 +1060,26 @@ static void on_committed(void *ctx, enum pg_outcome outcome, enum onchain_write 
     job_begin(j);
 }
 
-struct batch_build {
-    struct onchain_plan_due *due;
-    struct onchain_plan_cell *cells;
-};
+/* "12,15" → {12, 15} (NULL or "" → none); the caller frees. */
+static int64_t *parse_ids(const char *text, size_t *n)
+{
+    *n = 0;
+    if (text == NULL || text[0] == '\0')
+        return NULL;
+    size_t cap = 1;
+    for (const char *p = text; *p != '\0'; p++)
+        cap += *p == ',';
+    int64_t *ids = xcalloc(cap, sizeof *ids);
+    for (const char *p = text; *p != '\0' && *n < cap;) {
+        char *end;
+        long long v = strtoll(p, &end, 10);
+        if (end == p)
+            break;
+        ids[(*n)++] = v;
+        p = *end == ',' ? end + 1 : end;
+    }
+    return ids;
+}
 
 static void on_take(void *ctx, enum pg_outcome outcome, const struct onchain_take *t)
 {
@@ -934,6 +1099,7 @@ static void on_take(void *ctx, enum pg_outcome outcome, const struct onchain_tak
     for (size_t i = 0; i < nd; i++) {
         due[i].amount = t->due[i].amount > 0 ? (uint64_t)t->due[i].amount : 0;
         due[i].liquidity_pending = strcmp(t->due[i].state, "LIQUIDITY_PENDING") == 0;
+        due[i].needs = parse_ids(t->due[i].needs, &due[i].nneeds);
         if (onchain_script_from_hex(t->due[i].lock_hex, &due[i].lock) != 0) {
             bad[i] = 1;
             due[i].amount = 0; /* never paid: below any occupied capacity */
@@ -947,6 +1113,7 @@ static void on_take(void *ctx, enum pg_outcome outcome, const struct onchain_tak
             continue;
         cells[k].out_point.index = c->index;
         cells[k].capacity = (uint64_t)c->capacity;
+        cells[k].groups = parse_ids(c->groups, &cells[k].ngroups);
         k++;
     }
     nc = k;
@@ -1071,6 +1238,10 @@ static void on_take(void *ctx, enum pg_outcome outcome, const struct onchain_tak
     free(payouts);
     free(liquidity);
     free(bad);
+    for (size_t i = 0; i < nd; i++)
+        free((int64_t *)due[i].needs);
+    for (size_t i = 0; i < nc; i++)
+        free((int64_t *)cells[i].groups);
     free(due);
     free(cells);
 }
@@ -1274,6 +1445,16 @@ void onchain_free(struct onchain *o)
         ckb_rpc_cancel(o->batch_call);
     if (o->claim != NULL)
         pg_query_cancel(o->claim);
+    if (o->pred_claim != NULL)
+        pg_query_cancel(o->pred_claim);
+    while (o->probes != NULL) {
+        struct probe *p = o->probes;
+        if (p->query != NULL)
+            pg_query_cancel(p->query);
+        if (p->call != NULL)
+            ckb_rpc_cancel(p->call);
+        probe_free(p);
+    }
     while (o->jobs != NULL) {
         struct job *j = o->jobs;
         if (j->query != NULL)
@@ -1294,6 +1475,7 @@ unsigned onchain_inflight(const struct onchain *o)
 {
     if (o == NULL)
         return 0;
-    return o->njobs + (o->phase != BATCH_IDLE ? 1u : 0u) + (o->claim != NULL ? 1u : 0u) +
+    return o->njobs + o->nprobes + (o->phase != BATCH_IDLE ? 1u : 0u) +
+           (o->claim != NULL ? 1u : 0u) + (o->pred_claim != NULL ? 1u : 0u) +
            ckb_rpc_inflight(o->rpc);
 }

@@ -68,14 +68,23 @@ struct onchain_plan_due {
     uint64_t amount;        /* shannons */
     struct ckb_script lock; /* destination */
     int liquidity_pending;  /* already LIQUIDITY_PENDING */
+    /* Its ABANDONED predecessors that could still commit (any distinct ids): the transaction
+     * paying it must spend, for each, one cell whose groups name it. A predecessor no cell names
+     * makes the withdrawal wait (ONCHAIN_WAIT): it is never paid in a transaction that could
+     * commit next to it. */
+    const int64_t *needs;
+    size_t nneeds;
 };
 struct onchain_plan_cell {
     struct ckb_out_point out_point;
     uint64_t capacity;
+    const int64_t *groups; /* the predecessors it is an input of */
+    size_t ngroups;
 };
 enum onchain_verdict {
     ONCHAIN_PAY,       /* an output of the transaction */
-    ONCHAIN_WAIT,      /* not now: the change of our unconfirmed transactions will cover it */
+    ONCHAIN_WAIT,      /* not now: the change of our unconfirmed transactions will cover it, or
+                        * a predecessor's input is not free to spend */
     ONCHAIN_LIQUIDITY, /* the wallet cannot cover it: → LIQUIDITY_PENDING */
     ONCHAIN_UNPAYABLE, /* below its lock's occupied capacity: no transaction can pay it */
     ONCHAIN_LATER,     /* the transaction is full (size): the next batch */

@@ -279,6 +279,50 @@ def test_low_fee_refusal_raises_the_rate_and_rebuilds(hub):
     reconcile_clean(hub.url)
 
 
+def test_abandoned_transaction_mined_later_is_not_paid_again(hub):
+    """The node refuses the hub's first transaction P (-1104, never in its pool) and does not know
+    it: P is abandoned and its withdrawal waits to be rebuilt. But P's signed bytes still exist:
+    someone sends them and P is mined. The hub must then follow P (revive it), never pay the
+    withdrawal a second time in a rebuild."""
+    lock = destination()
+    hub.credit("payee", 500 * CKB)
+    wid = hub.withdraw("payee", 150 * CKB, lock)
+    hub.fund(1000)
+    hub.ckb.script("send_transaction", "reject", count=1, error={
+        "code": -1104,
+        "message": "PoolRejectedTransactionByMinFeeRate: The min fee rate is 1000 shannons/KB, "
+                   "so the transaction fee should be 1000 shannons, but only 500 shannons"})
+    # The rebuild waits long enough for the test to send and mine P first.
+    hub.start(FIBERLINK_WITHDRAW_RETRY_BASE_MS="3000", FIBERLINK_WITHDRAW_RETRY_MAX_MS="3000")
+    fl.wait_until(lambda: hub.db.rows("SELECT state FROM ckb_txs") == [("ABANDONED",)]
+                  and hub.states([wid])[wid] == "RETRY_PENDING", 20, "P abandoned")
+    (p_hash, raw), = hub.db.rows("SELECT tx_hash, raw FROM ckb_txs")
+    assert hub.ckb.tx(p_hash)["tx_status"]["status"] == "unknown"
+    p = ckbsim.tx_tool({"decode": bytes(raw).hex()})
+    assert p["hash"] == p_hash
+    assert hub.ckb.rpc("send_transaction", p["tx"], "passthrough") == p_hash
+    fl.wait_until(lambda: hub.ckb.mine(1) and
+                  hub.ckb.tx(p_hash)["tx_status"]["status"] == "committed", 10, "P committed",
+                  interval=0.05)
+    hub.mine_until_completed([wid])
+    # Settle: a few more blocks and polls, so a rebuild (if any) would be mined too.
+    for _ in range(30):
+        hub.ckb.mine(1)
+        time.sleep(0.1)
+    key = (lock["code_hash"], lock["hash_type"], lock["args"])
+    paid = hub.ckb.payments().get(key, [])
+    assert [(h, c) for h, _, c in paid] == [(p_hash, 150 * CKB)], paid  # paid ONCE on chain
+    assert [o["txHash"] for o in hub.ckb.outputs(lock["args"])] == [p_hash]
+    (state, tx_hash), = hub.db.rows("SELECT state, tx_hash FROM withdrawals WHERE id = %s", (wid,))
+    assert (state, tx_hash) == ("COMPLETED", p_hash)
+    assert hub.db.rows("SELECT state FROM ckb_txs WHERE tx_hash = %s", (p_hash,)) == \
+        [("CONFIRMED",)]
+    assert hub.db.one("SELECT count(*) FROM ckb_txs WHERE state NOT IN "
+                      "('CONFIRMED', 'ABANDONED')")[0] == 0
+    assert_paid_exactly(hub, {wid: lock}, p_hash)
+    reconcile_clean(hub.url)
+
+
 def test_batch_of_100_throughput(hub, capsys):
     ids = {}
     for i in range(100):

@@ -7,7 +7,9 @@
  * other outputs minus the fee for the signed size, rounded up. Every input is signed as one
  * group with key (core/ckb_sign.h ckb_tx_sign_all). It prints {tx, hash, size, fee?} where tx is
  * the send_transaction form, so a test can corrupt any field before sending it. With no inputs it
- * prints only {lock}: the key's default lock. Exit 0, or 1 with the reason on stderr. */
+ * prints only {lock}: the key's default lock. With {decode: "<molecule Transaction hex>"} (no key)
+ * it prints {tx, hash} for those bytes as they are, so a test can send a transaction the hub stored
+ * (ckb_txs.raw) itself. Exit 0, or 1 with the reason on stderr. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,12 +35,46 @@ static int parse_u64(json_t *v, uint64_t *out)
     return ckb_json_parse_uint(v, UINT64_MAX, out);
 }
 
+/* {decode}: the stored bytes in the node's JSON form, unchanged (no signing). */
+static int decode(json_t *spec, const char *hex)
+{
+    size_t n = strlen(hex);
+    if (n >= 2 && hex[0] == '0' && hex[1] == 'x') {
+        hex += 2;
+        n -= 2;
+    }
+    if (n == 0 || n % 2 != 0)
+        return die("bad `decode` hex");
+    uint8_t *raw = malloc(n / 2);
+    struct ckb_tx tx;
+    char why[128] = "";
+    uint8_t hash[32];
+    ckb_tx_init(&tx);
+    if (raw == NULL || hex_decode(hex, n, raw, n / 2) < 0 ||
+        ckb_tx_decode(raw, n / 2, &tx, why, sizeof why) < 0 || ckb_tx_hash(&tx, hash) < 0) {
+        free(raw);
+        return die(why[0] != '\0' ? why : "bad `decode` bytes");
+    }
+    free(raw);
+    json_t *out = json_pack("{s:o, s:o}", "tx", ckb_tx_to_json(&tx), "hash", ckb_json_h256(hash));
+    char *s = json_dumps(out, JSON_COMPACT);
+    puts(s);
+    free(s);
+    json_decref(out);
+    json_decref(spec);
+    ckb_tx_free(&tx);
+    return 0;
+}
+
 int main(void)
 {
     json_error_t jerr;
     json_t *spec = json_loadf(stdin, 0, &jerr);
     if (!json_is_object(spec))
         return die("stdin is not a JSON object");
+    const char *raw_hex = json_string_value(json_object_get(spec, "decode"));
+    if (raw_hex != NULL)
+        return decode(spec, raw_hex);
     const char *key_hex = json_string_value(json_object_get(spec, "key"));
     struct ckb_key key;
     char err[256];

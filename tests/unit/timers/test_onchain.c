@@ -1,7 +1,9 @@
 /* The on-chain batch builder (timers/onchain.h, onchain_plan_build): exact payouts oldest first,
  * the fee from the real serialized size, change at or above 61 CKB kept and below it left to the
  * fee, inputs in (tx hash, index) order, and what the wallet cannot cover either waiting for our
- * unconfirmed change or going LIQUIDITY_PENDING; a payout below 61 CKB is never built. */
+ * unconfirmed change or going LIQUIDITY_PENDING; a payout below 61 CKB is never built; a withdrawal
+ * with ABANDONED predecessors is paid only by a transaction spending an input of each (else it
+ * waits), so the two can never both commit. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -178,6 +180,70 @@ static void test_raised_fee_rate(void **state)
     assert_int_equal(onchain_raised_fee_rate(5000, 464, msg, 1000000), 5000);
 }
 
+static int spends(const struct onchain_plan *p, uint8_t tag)
+{
+    for (size_t i = 0; i < p->tx.ninputs; i++) {
+        if (p->tx.inputs[i].previous_output.tx_hash[0] == tag)
+            return 1;
+    }
+    return 0;
+}
+
+static void test_predecessor_inputs_are_spent(void **state)
+{
+    (void)state;
+    /* Predecessor 7 spent the cell tagged 3, predecessor 8 the one tagged 4. The largest cell
+     * alone would cover everything: without the rule the rebuild would spend only it, and could
+     * commit next to a predecessor that is mined after all. */
+    static const int64_t g7[] = {7}, g8[] = {8}, g78[] = {7, 8}, g9[] = {9};
+    struct onchain_plan_cell cells[4] = {cell(9, 0, 1000 * CKB), cell(3, 1, 200 * CKB),
+                                         cell(4, 0, 150 * CKB), cell(5, 0, 100 * CKB)};
+    cells[1].groups = g7;
+    cells[1].ngroups = 1;
+    cells[2].groups = g8;
+    cells[2].ngroups = 1;
+    struct onchain_plan_due due[3] = {
+        {.amount = 100 * CKB, .lock = lock_of(1), .needs = g7, .nneeds = 1},
+        {.amount = 120 * CKB, .lock = lock_of(2)},
+        {.amount = 130 * CKB, .lock = lock_of(3), .needs = g78, .nneeds = 2}};
+    struct onchain_plan_in in = input(due, 3, cells, 4);
+    struct onchain_plan p;
+    assert_int_equal(onchain_plan_build(&in, &p), 0);
+    assert_int_equal(p.npay, 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(p.verdict[i], ONCHAIN_PAY);
+    assert_true(spends(&p, 3));
+    assert_true(spends(&p, 4));
+    assert_false(spends(&p, 5));              /* covered without it */
+    for (size_t i = 1; i < p.tx.ninputs; i++) /* still in (tx hash, index) order */
+        assert_true(memcmp(p.tx.inputs[i - 1].previous_output.tx_hash,
+                           p.tx.inputs[i].previous_output.tx_hash, 32) < 0);
+    assert_int_equal(p.size, ckb_tx_size_in_block(&p.tx));
+    assert_int_equal(p.fee, ckb_fee_for_size(p.size, 1000));
+    assert_int_equal(1350 * CKB, sum_outputs(&p.tx) + p.fee);
+    onchain_plan_free(&p);
+
+    /* Only the first withdrawal has a predecessor: one input of it, beside the largest cell. */
+    in.ndue = 1;
+    assert_int_equal(onchain_plan_build(&in, &p), 0);
+    assert_int_equal(p.verdict[0], ONCHAIN_PAY);
+    assert_true(spends(&p, 3));
+    assert_false(spends(&p, 4));
+    onchain_plan_free(&p);
+
+    /* A predecessor none of whose inputs is free (on chain, maybe by itself): that withdrawal
+     * waits, never paid next to it; the others are paid as usual. */
+    due[0].needs = g9;
+    in.ndue = 2;
+    assert_int_equal(onchain_plan_build(&in, &p), 0);
+    assert_int_equal(p.verdict[0], ONCHAIN_WAIT);
+    assert_int_equal(p.verdict[1], ONCHAIN_PAY);
+    assert_int_equal(p.npay, 1);
+    assert_int_equal(p.tx.noutputs, 2); /* its payout and the change */
+    assert_memory_equal(p.tx.outputs[0].lock.args, due[1].lock.args, 20);
+    onchain_plan_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -186,6 +252,7 @@ int main(void)
         cmocka_unit_test(test_uncovered_waits_or_is_short),
         cmocka_unit_test(test_script_from_hex),
         cmocka_unit_test(test_raised_fee_rate),
+        cmocka_unit_test(test_predecessor_inputs_are_spent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
