@@ -7,6 +7,8 @@
  *                                  one transaction — or nothing
  *   claim     fl_ckb_tx_claim      due transactions, each under a fresh lease token
  *   sent / wait / seen / reorged / confirm / abandon   the fenced steps of a claimed transaction
+ *   predecessor_claim / revive   an ABANDONED transaction the node may still have (migration
+ *                                0013): claimed under a token, taken back when the node has it
  * Every step after a claim names the claim's token and the state it expects; a refused step
  * answers ONCHAIN_LEASE_LOST and changed nothing. Hashes are "0x" + 64 lowercase hex digits;
  * molecule bytes cross this boundary as lowercase hex without "0x". */

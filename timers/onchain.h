@@ -26,7 +26,10 @@
  * COMPLETED with their payout and fee-share transfers in one transaction. A send refused as a
  * dead input, low fee, RBF conflict or verification failure is followed by get_transaction: a
  * transaction the node still knows is tracked; only one it does not know (or rejected) is
- * abandoned, and its withdrawals are rebuilt into a new transaction (never refunded here).
+ * abandoned, and its withdrawals are rebuilt into a new transaction (never refunded here). An
+ * abandoned transaction may still be mined: its rebuild spends one of its inputs (or waits when
+ * none is free), and the follower asks the node about the abandoned transactions of due
+ * withdrawals, reviving one the node has committed or holds (storage/onchain.h onchain_revive).
  * Every write after a claim names the lease token; a refused write stops the job before any send.
  *
  * Fault points: onchain.after_sign, onchain.after_commit, onchain.after_broadcast,

@@ -198,12 +198,14 @@ LANGUAGE plpgsql AS $$
 BEGIN
     RETURN QUERY
     WITH due AS (
+        -- From the due withdrawals (a small, indexed set), not from every ABANDONED row ever.
         SELECT t.id FROM ckb_txs t
-         WHERE t.state = 'ABANDONED' AND t.next_check_at <= now()
+         WHERE t.id IN (SELECT o.tx_id FROM withdrawals w
+                          JOIN ckb_tx_outputs o ON o.withdrawal_id = w.id
+                         WHERE w.destination_kind = 'CKB_ADDRESS' AND w.ckb_tx_id IS NULL
+                           AND w.state IN ('PENDING', 'RETRY_PENDING', 'LIQUIDITY_PENDING'))
+           AND t.state = 'ABANDONED' AND t.next_check_at <= now()
            AND (t.lease_until IS NULL OR t.lease_until < now())
-           AND EXISTS (SELECT 1 FROM ckb_tx_outputs o JOIN withdrawals w ON w.id = o.withdrawal_id
-                        WHERE o.tx_id = t.id AND w.ckb_tx_id IS NULL
-                          AND w.state IN ('PENDING', 'RETRY_PENDING', 'LIQUIDITY_PENDING'))
            AND NOT EXISTS (SELECT 1 FROM fl_ckb_tx_inputs(t.raw) i
                              JOIN wallet_cells c ON c.tx_hash = i.tx_hash AND c.idx = i.idx
                             WHERE c.state = 'SPENT')

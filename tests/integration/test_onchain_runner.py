@@ -323,6 +323,46 @@ def test_abandoned_transaction_mined_later_is_not_paid_again(hub):
     reconcile_clean(hub.url)
 
 
+def test_rebuild_conflicts_with_its_abandoned_transaction(hub):
+    """P is refused (-1104) and abandoned; then a larger cell arrives, so the rebuild Q would
+    naturally spend only that one. It must spend P's input instead: P, sent later by whoever holds
+    its bytes, then conflicts with Q and cannot be mined next to it."""
+    lock = destination()
+    hub.credit("payee", 500 * CKB)
+    wid = hub.withdraw("payee", 150 * CKB, lock)
+    hub.fund(1000)
+    hub.ckb.script("send_transaction", "reject", count=1, error={
+        "code": -1104,
+        "message": "PoolRejectedTransactionByMinFeeRate: The min fee rate is 1000 shannons/KB, "
+                   "so the transaction fee should be 1000 shannons, but only 500 shannons"})
+    hub.start(FIBERLINK_WITHDRAW_RETRY_BASE_MS="2000", FIBERLINK_WITHDRAW_RETRY_MAX_MS="2000")
+    fl.wait_until(lambda: hub.db.rows("SELECT state FROM ckb_txs") == [("ABANDONED",)], 20,
+                  "P abandoned")
+    hub.fund(5000)  # now the largest free cell
+    (q_hash,), = fl.wait_until(lambda: hub.db.rows(
+        "SELECT tx_hash FROM ckb_txs WHERE state <> 'ABANDONED'"), 20, "the rebuild Q")
+    (p_hash, raw), = hub.db.rows("SELECT tx_hash, raw FROM ckb_txs WHERE state = 'ABANDONED'")
+    p = ckbsim.tx_tool({"decode": bytes(raw).hex()})
+    q = hub.ckb.tx(q_hash)["transaction"]
+    p_inputs = {(i["previous_output"]["tx_hash"], i["previous_output"]["index"])
+                for i in p["tx"]["inputs"]}
+    q_inputs = {(i["previous_output"]["tx_hash"], i["previous_output"]["index"])
+                for i in q["inputs"]}
+    assert p_inputs & q_inputs, (p_inputs, q_inputs)  # Q spends P's input
+    with pytest.raises(ckbsim.RpcError):
+        hub.ckb.rpc("send_transaction", p["tx"], "passthrough")
+    hub.mine_until_completed([wid])
+    for _ in range(20):
+        hub.ckb.mine(1)
+        time.sleep(0.1)
+    key = (lock["code_hash"], lock["hash_type"], lock["args"])
+    paid = hub.ckb.payments().get(key, [])
+    assert [(h, c) for h, _, c in paid] == [(q_hash, 150 * CKB)], paid  # paid ONCE on chain
+    assert hub.db.rows("SELECT state, tx_hash FROM withdrawals") == [("COMPLETED", q_hash)]
+    assert_paid_exactly(hub, {wid: lock}, q_hash)
+    reconcile_clean(hub.url)
+
+
 def test_batch_of_100_throughput(hub, capsys):
     ids = {}
     for i in range(100):
