@@ -12,6 +12,7 @@ static const struct {
     [API_ERR_INVALID_PARAMS] = {-32602, "Invalid params"},
     [API_ERR_INTERNAL] = {-32603, "Internal error"},
     [API_ERR_UNAUTHORIZED] = {-32001, "Unauthorized"},
+    [API_ERR_FORBIDDEN] = {-32003, "Forbidden"},
     [API_ERR_NOT_FOUND] = {-32004, "Not found"},
     [API_ERR_RATE_LIMITED] = {-32005, "Rate limited"},
     [API_ERR_IDEMPOTENCY] = {-32009, "clientRequestId reused with different params"},

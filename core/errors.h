@@ -11,6 +11,7 @@ enum api_error {
     API_ERR_INVALID_PARAMS,  /* -32602 Invalid params (also policy/balance refusals) */
     API_ERR_INTERNAL,        /* -32603 Internal error */
     API_ERR_UNAUTHORIZED,    /* -32001 Unauthorized */
+    API_ERR_FORBIDDEN,       /* -32003 Forbidden (admin API: outside the token's role) */
     API_ERR_NOT_FOUND,       /* -32004 Not found */
     API_ERR_RATE_LIMITED,    /* -32005 Rate limited */
     API_ERR_IDEMPOTENCY,     /* -32009 clientRequestId reused with different params */
