@@ -48,3 +48,59 @@ LANGUAGE sql AS $$
     VALUES (p_actor, p_method, p_app_id, p_subject, coalesce(p_params, '{}'), p_before, p_after)
     RETURNING id
 $$;
+
+-- ---- webhooks (API.md "Webhooks"): receivers and the delivery log ----
+-- Declared here because several admin areas read them (webhooks.* methods, timelines); the
+-- delivery job that fills and drains webhook_deliveries comes with the webhooks issue.
+
+-- One receiver per app. The secret is sealed (core/seal.h, purpose "webhook-secret", aad app id).
+CREATE TABLE webhooks (
+    app_id      text PRIMARY KEY REFERENCES apps (app_id),
+    url         text NOT NULL,
+    events      text[] NOT NULL,
+    enabled     boolean NOT NULL DEFAULT true,
+    secret_enc  bytea NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- One row per (event, receiver): the outbox. Written in the transaction of the change it reports.
+CREATE TABLE webhook_deliveries (
+    id              bigserial PRIMARY KEY,
+    app_id          text NOT NULL,
+    event_id        uuid NOT NULL,
+    event_type      text NOT NULL CHECK (event_type IN ('tip.settled', 'tip.failed',
+                        'withdrawal.completed', 'withdrawal.failed',
+                        'withdrawal.liquidity_pending', 'alert.raised', 'alert.cleared')),
+    subject_kind    text NOT NULL CHECK (subject_kind IN ('tip', 'withdrawal', 'alert')),
+    subject_id      text NOT NULL,
+    payload         jsonb NOT NULL,
+    state           text NOT NULL DEFAULT 'PENDING'
+                    CHECK (state IN ('PENDING', 'DELIVERED', 'FAILED')),
+    attempts        integer NOT NULL DEFAULT 0,
+    created_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    next_attempt_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    last_attempt_at timestamptz,
+    last_status     integer,
+    last_error      text,
+    delivered_at    timestamptz,
+    UNIQUE (event_id, app_id)
+);
+CREATE INDEX webhook_deliveries_app_idx ON webhook_deliveries (app_id, id);
+CREATE INDEX webhook_deliveries_subject_idx ON webhook_deliveries (subject_kind, subject_id, id);
+CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (next_attempt_at)
+    WHERE state = 'PENDING';
+
+-- Every try of a delivery (status, time, error), append-only.
+CREATE TABLE webhook_attempts (
+    id           bigserial PRIMARY KEY,
+    delivery_id  bigint NOT NULL REFERENCES webhook_deliveries (id),
+    app_id       text NOT NULL,
+    at           timestamptz NOT NULL DEFAULT clock_timestamp(),
+    status       integer,
+    error        text,
+    duration_ms  integer
+);
+CREATE INDEX webhook_attempts_delivery_idx ON webhook_attempts (delivery_id, id);
+CREATE TRIGGER webhook_attempts_append_only BEFORE UPDATE OR DELETE ON webhook_attempts
+    FOR EACH ROW EXECUTE FUNCTION fl_refuse_change();
