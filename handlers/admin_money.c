@@ -29,6 +29,8 @@ static const char *const WITHDRAWAL_STATES[] = {"PENDING",           "PROCESSING
 
 /* ---- cursor ---- */
 
+#define CURSOR_US_MAX 253402300799999999LL /* 9999-12-31T23:59:59.999999Z */
+
 void admin_money_cursor_format(int64_t created_us, const char *id, char *out, size_t outsz)
 {
     snprintf(out, outsz, "%" PRId64 ".%s", created_us, id);
@@ -38,15 +40,14 @@ int admin_money_cursor_parse(const char *s, int64_t *created_us, char id[37])
 {
     if (s == NULL || strlen(s) >= ADMIN_MONEY_CURSOR_MAX)
         return -1;
-    const char *p = s;
-    if (*p == '-')
-        p++;
-    if (*p < '0' || *p > '9')
+    if (*s < '0' || *s > '9')
         return -1;
     char *end;
     errno = 0;
     long long us = strtoll(s, &end, 10);
-    if (errno != 0 || *end != '.' || !ids_uuid_valid(end + 1))
+    /* Only times a row can have (up to the year 9999): the database never sees a position it
+     * would refuse as out of range. */
+    if (errno != 0 || us > CURSOR_US_MAX || *end != '.' || !ids_uuid_valid(end + 1))
         return -1;
     *created_us = (int64_t)us;
     snprintf(id, 37, "%s", end + 1);
