@@ -185,9 +185,11 @@ static struct list_job *list_parse(struct rpc_call *call, const char *const *sta
             si = i;
     }
     if (state != NULL && si == nstates) {
-        char all[128], msg[160];
-        states_literal(states, nstates, all, sizeof all);
-        snprintf(msg, sizeof msg, "state must be one of %s", all);
+        char msg[160];
+        size_t len = (size_t)snprintf(msg, sizeof msg, "state must be one of");
+        for (size_t i = 0; i < nstates && len < sizeof msg; i++)
+            len +=
+                (size_t)snprintf(msg + len, sizeof msg - len, "%s %s", i > 0 ? "," : "", states[i]);
         param_error(call, "state", msg);
         return NULL;
     }

@@ -21,52 +21,57 @@
  * last column is created_at (the dashboard's user indexes) bound its scan. */
 #define KEYSET(a)                                                                                  \
     a ".created_at <= " AFTER_AT " AND (" a ".created_at, " a ".id) < (" AFTER_AT ", " AFTER_ID ")"
-#define CREATED_US(a) ", (extract(epoch FROM " a ".created_at) * 1000000)::bigint AS created_us "
+/* The rows of a page are picked from raw columns and rendered (timestamps as text) only once
+ * the merge has cut them to the limit. */
+#define RAW(a) a ".*, (extract(epoch FROM " a ".created_at) * 1000000)::bigint AS created_us "
 #define NEWEST(a) " ORDER BY " a ".created_at DESC, " a ".id DESC LIMIT $4"
-#define MERGE ") x ORDER BY x.created_us DESC, x.id DESC LIMIT $4"
+#define RENDER(cols, a) "SELECT " cols ", " a ".created_us FROM (SELECT x.* FROM "
+#define MERGE(a)                                                                                   \
+    ") x ORDER BY x.created_us DESC, x.id DESC LIMIT $4) " a " ORDER BY " a ".created_us DESC, " a \
+    ".id DESC"
 
 /* clang-format off */
 static const char TIPS_BY_STATE[] =
-    "SELECT x.* FROM unnest($1::text[]) s(st) CROSS JOIN LATERAL ("
-    " SELECT " TIPS_COLUMNS CREATED_US("t") "FROM tips t"
-    " WHERE t.state = s.st AND " KEYSET("t") NEWEST("t") MERGE;
+    RENDER(TIPS_COLUMNS, "t") "unnest($1::text[]) s(st) CROSS JOIN LATERAL ("
+    " SELECT " RAW("t") "FROM tips t"
+    " WHERE t.state = s.st AND " KEYSET("t") NEWEST("t") MERGE("t");
 
 static const char TIPS_BY_APP[] =
-    "SELECT x.* FROM unnest($5::text[]) a(app) CROSS JOIN unnest($1::text[]) s(st)"
+    RENDER(TIPS_COLUMNS, "t") "unnest($5::text[]) a(app) CROSS JOIN unnest($1::text[]) s(st)"
     " CROSS JOIN LATERAL ("
-    " SELECT " TIPS_COLUMNS CREATED_US("t") "FROM tips t"
-    " WHERE t.app_id = a.app AND t.state = s.st AND " KEYSET("t") NEWEST("t") MERGE;
+    " SELECT " RAW("t") "FROM tips t"
+    " WHERE t.app_id = a.app AND t.state = s.st AND " KEYSET("t") NEWEST("t") MERGE("t");
 
 /* A tip is the user's as receiver or as sender (never both: self-tips are refused, and the second
  * branch leaves them out should one exist). */
 static const char TIPS_BY_USER[] =
-    "SELECT x.* FROM unnest(coalesce($5::text[], ARRAY(SELECT app_id FROM apps))) a(app)"
-    " CROSS JOIN LATERAL ("
-    " (SELECT " TIPS_COLUMNS CREATED_US("t") "FROM tips t"
+    RENDER(TIPS_COLUMNS, "t")
+    "unnest(coalesce($5::text[], ARRAY(SELECT app_id FROM apps))) a(app) CROSS JOIN LATERAL ("
+    " (SELECT " RAW("t") "FROM tips t"
     "  WHERE t.app_id = a.app AND t.to_user_id = $6 AND t.state = ANY ($1::text[])"
     "    AND " KEYSET("t") NEWEST("t") ")"
     " UNION ALL"
-    " (SELECT " TIPS_COLUMNS CREATED_US("t") "FROM tips t"
+    " (SELECT " RAW("t") "FROM tips t"
     "  WHERE t.app_id = a.app AND t.from_user_id = $6 AND t.to_user_id <> $6"
-    "    AND t.state = ANY ($1::text[]) AND " KEYSET("t") NEWEST("t") ")" MERGE;
+    "    AND t.state = ANY ($1::text[]) AND " KEYSET("t") NEWEST("t") ")" MERGE("t");
 
 static const char WITHDRAWALS_BY_STATE[] =
-    "SELECT x.* FROM unnest($1::text[]) s(st) CROSS JOIN LATERAL ("
-    " SELECT " WITHDRAWALS_COLUMNS CREATED_US("w") "FROM withdrawals w"
-    " WHERE w.state = s.st AND " KEYSET("w") NEWEST("w") MERGE;
+    RENDER(WITHDRAWALS_COLUMNS, "w") "unnest($1::text[]) s(st) CROSS JOIN LATERAL ("
+    " SELECT " RAW("w") "FROM withdrawals w"
+    " WHERE w.state = s.st AND " KEYSET("w") NEWEST("w") MERGE("w");
 
 static const char WITHDRAWALS_BY_APP[] =
-    "SELECT x.* FROM unnest($5::text[]) a(app) CROSS JOIN unnest($1::text[]) s(st)"
+    RENDER(WITHDRAWALS_COLUMNS, "w") "unnest($5::text[]) a(app) CROSS JOIN unnest($1::text[]) s(st)"
     " CROSS JOIN LATERAL ("
-    " SELECT " WITHDRAWALS_COLUMNS CREATED_US("w") "FROM withdrawals w"
-    " WHERE w.app_id = a.app AND w.state = s.st AND " KEYSET("w") NEWEST("w") MERGE;
+    " SELECT " RAW("w") "FROM withdrawals w"
+    " WHERE w.app_id = a.app AND w.state = s.st AND " KEYSET("w") NEWEST("w") MERGE("w");
 
 static const char WITHDRAWALS_BY_USER[] =
-    "SELECT x.* FROM unnest(coalesce($5::text[], ARRAY(SELECT app_id FROM apps))) a(app)"
-    " CROSS JOIN LATERAL ("
-    " SELECT " WITHDRAWALS_COLUMNS CREATED_US("w") "FROM withdrawals w"
+    RENDER(WITHDRAWALS_COLUMNS, "w")
+    "unnest(coalesce($5::text[], ARRAY(SELECT app_id FROM apps))) a(app) CROSS JOIN LATERAL ("
+    " SELECT " RAW("w") "FROM withdrawals w"
     " WHERE w.app_id = a.app AND w.user_id = $6 AND w.state = ANY ($1::text[])"
-    "   AND " KEYSET("w") NEWEST("w") MERGE;
+    "   AND " KEYSET("w") NEWEST("w") MERGE("w");
 
 /* The row and its timeline in one statement. */
 #define TIMELINE(fn, a)                                                                            \

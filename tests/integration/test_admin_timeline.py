@@ -447,9 +447,9 @@ def test_community_admin_never_sees_another_apps_money(admin, community, db, lis
         assert community.error(method, params)["code"] == NOT_FOUND, (method, params)
         assert "result" in admin.call(method, params)
 
-    for method, key, table in (("tips.list", "tipId", "tips"),
-                               ("withdrawals.list", "id", "withdrawals")):
-        for params in ({}, {"userId": "lu1"}, {"userId": "wu1"}, {"state": "PENDING"}):
+    for method, key, table, state in (("tips.list", "tipId", "tips", "FAILED"),
+                                      ("withdrawals.list", "id", "withdrawals", "PENDING")):
+        for params in ({}, {"userId": "lu1"}, {"userId": "wu1"}, {"state": state}):
             got = page_all(community, method, params, 5)
             assert all(i["appId"] == "forum1" for i in got), (method, params)
         mine = page_all(community, method, {}, 9)
