@@ -6,6 +6,8 @@ and audit.list's keyset pages and community scope, and the admin CLI itself."""
 import hashlib
 import json
 import secrets
+import signal
+import socket
 import uuid
 
 import httpx
@@ -151,6 +153,56 @@ def test_failed_login_budget_per_address(start_daemon, db):
         # And the budget is whole again: one more failure is -32001, not -32005.
         assert c.error("audit.list", token="")["code"] == UNAUTHORIZED
         c.call_ok("audit.list", {"limit": 1})
+
+
+# ---- shutdown with admin calls in flight ----
+
+def _send_admin_raw(d, token, method, params):
+    """One HTTP/1.1 admin call on its own socket, left unread so it stays in flight."""
+    host, port = d.base.removeprefix("http://").rsplit(":", 1)
+    s = socket.create_connection((host, int(port)), timeout=10)
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
+    s.sendall(f"POST /admin/rpc HTTP/1.1\r\nhost: x\r\ncontent-length: {len(body)}\r\n"
+              f"authorization: Bearer {token}\r\ncontent-type: application/json\r\n\r\n"
+              .encode() + body)
+    return s
+
+
+def test_drain_timeout_aborts_admin_calls(start_daemon, db):
+    """Admin calls waiting on the database when the drain deadline passes, some still
+    authenticating (admin_tokens locked), some in audit.list (audit_log locked): the daemon aborts
+    them and exits 0 (under valgrind or ASan, a touch of a freed call is a non-zero exit)."""
+    d = start_daemon({"FIBERLINK_SHUTDOWN_TIMEOUT_MS": "300",
+                      "FIBERLINK_POLL_INTERVAL_MS": "60000",
+                      "FIBERLINK_WITHDRAW_INTERVAL_MS": "60000",
+                      "FIBERLINK_DB_QUERY_TIMEOUT_MS": "60000"})
+    token = fl.admin_create(db, uname("drain"), "SUPER_ADMIN")
+    socks = []
+    lock = psycopg.connect(db.url)
+    try:
+        lock.execute("LOCK TABLE audit_log IN ACCESS EXCLUSIVE MODE")
+        for _ in range(3):
+            socks.append(_send_admin_raw(d, token, "audit.list", {}))
+        with lock.cursor() as cur:
+            waiting = ("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                       "AND application_name = 'fiberlinkd'")
+            fl.wait_until(lambda: cur.execute(waiting).fetchone()[0] >= 1, 20,
+                          "audit.list to wait on the lock")
+            lock.execute("LOCK TABLE admin_tokens IN ACCESS EXCLUSIVE MODE")
+            for _ in range(3):
+                socks.append(_send_admin_raw(d, token, "audit.list", {}))
+            fl.wait_until(lambda: cur.execute(waiting).fetchone()[0] >= 2, 20,
+                          "token lookups to wait on the lock")
+        d.signal(signal.SIGTERM)
+        rc = d.wait(30)
+    finally:
+        for s in socks:
+            s.close()
+        lock.close()
+    assert rc == 0, f"exit code {rc}; log:\n{d.log()[-6000:]}"
+    assert d.log_contains("event=serve.drain_timeout"), "the drain must have timed out"
+    aborted = [l for l in d.log().splitlines() if "event=rpc.aborted" in l]
+    assert len(aborted) == 6 and all("endpoint=admin" in l for l in aborted), aborted
 
 
 # ---- the audit log ----
