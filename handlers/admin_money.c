@@ -24,8 +24,6 @@ static const char *const WITHDRAWAL_STATES[] = {"PENDING",           "PROCESSING
                                                 "LIQUIDITY_PENDING", "COMPLETED",  "FAILED"};
 
 #define USER_ID_MAX 128
-/* A text[] literal of the caller's apps: admin_scope_array quotes each id (≤ 128 characters). */
-#define APPS_LITERAL_MAX 2048
 
 /* ---- cursor ---- */
 
@@ -142,7 +140,7 @@ static void reply_or_fail(struct rpc_call *call, json_t *result)
 struct list_job {
     struct rpc_call *call;
     int64_t limit;
-    char apps[APPS_LITERAL_MAX];
+    char apps[ADMIN_SCOPE_BUF];
     char states[128];
     char after_id[IDS_UUID_LEN + 1];
     struct admin_page_query q;
@@ -331,7 +329,7 @@ static void admin_tips_get(struct rpc_call *call)
         param_error(call, "tipId", "tipId must be a tip id as returned by tip.create");
         return;
     }
-    char apps[APPS_LITERAL_MAX];
+    char apps[ADMIN_SCOPE_BUF];
     admin_money_tip_get(call->env->pg, admin_scope_array(call, NULL, apps, sizeof apps), tip_id,
                         invoice, ADMIN_TIMELINE_KEEP, on_tip, call);
 }
@@ -360,7 +358,7 @@ static void admin_withdrawals_get(struct rpc_call *call)
         rpc_reply_param_error(call, &pe, NULL);
         return;
     }
-    char apps[APPS_LITERAL_MAX];
+    char apps[ADMIN_SCOPE_BUF];
     admin_money_withdrawal_get(call->env->pg, admin_scope_array(call, NULL, apps, sizeof apps), id,
                                ADMIN_TIMELINE_KEEP, on_withdrawal, call);
 }

@@ -31,8 +31,9 @@
 void admin_money_register(struct rpc *admin);
 
 /* The opaque list cursor: the position (created_at in microseconds since the epoch, id) of the
- * last item of a page. Format writes at most ADMIN_MONEY_CURSOR_MAX bytes with the NUL; parse
- * returns 0, or -1 for anything format did not write (pure: unit-tested). */
+ * last item of a page, "<microseconds>.<uuid>". Format writes at most ADMIN_MONEY_CURSOR_MAX bytes
+ * with the NUL; parse returns 0, or -1 unless s is a decimal time from 1970 to the year 9999, a
+ * dot and a uuid (pure: unit-tested). */
 #define ADMIN_MONEY_CURSOR_MAX 64
 void admin_money_cursor_format(int64_t created_us, const char *id, char *out, size_t outsz);
 int admin_money_cursor_parse(const char *s, int64_t *created_us, char id[37]);
