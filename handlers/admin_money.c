@@ -140,6 +140,7 @@ static void reply_or_fail(struct rpc_call *call, json_t *result)
 struct list_job {
     struct rpc_call *call;
     int64_t limit;
+    int tips; /* tips.list (else withdrawals.list) */
     char apps[ADMIN_SCOPE_BUF];
     char states[128];
     char after_id[IDS_UUID_LEN + 1];
@@ -230,7 +231,7 @@ static void list_reply(struct list_job *j, json_t *items, int more, int64_t last
     reply_or_fail(call, json_pack("{s:o, s:o}", "items", items, "nextCursor", next));
 }
 
-static void on_tips(void *ctx, enum pg_outcome outcome, const struct admin_tip_row *rows, int n)
+static void on_rows(void *ctx, enum pg_outcome outcome, const struct admin_money_row *rows, int n)
 {
     struct list_job *j = ctx;
     if (outcome != PG_OK) {
@@ -242,41 +243,27 @@ static void on_tips(void *ctx, enum pg_outcome outcome, const struct admin_tip_r
     int shown = n > j->limit ? (int)j->limit : n;
     json_t *items = json_array();
     for (int i = 0; i < shown; i++)
-        json_array_append_new(items, tip_json(&rows[i].tip, j->call->env->assets));
-    list_reply(j, items, n > shown, shown > 0 ? rows[shown - 1].created_us : 0,
-               shown > 0 ? rows[shown - 1].tip.id : NULL);
+        json_array_append_new(items, j->tips ? tip_json(&rows[i].u.tip, j->call->env->assets)
+                                             : withdrawal_json(&rows[i].u.w, j->call->env->assets));
+    const struct admin_money_row *last = shown > 0 ? &rows[shown - 1] : NULL;
+    list_reply(j, items, n > shown, last != NULL ? last->created_us : 0,
+               last != NULL ? last->id : NULL);
 }
 
 static void admin_tips_list(struct rpc_call *call)
 {
     struct list_job *j = list_parse(call, TIP_STATES, FL_ARRAY_LEN(TIP_STATES));
-    if (j != NULL)
-        admin_money_tips(call->env->pg, &j->q, on_tips, j);
-}
-
-static void on_withdrawals(void *ctx, enum pg_outcome outcome,
-                           const struct admin_withdrawal_row *rows, int n)
-{
-    struct list_job *j = ctx;
-    if (outcome != PG_OK) {
-        struct rpc_call *call = j->call;
-        free(j);
-        rpc_reply_error(call, API_ERR_INTERNAL, DB_UNAVAILABLE, NULL);
+    if (j == NULL)
         return;
-    }
-    int shown = n > j->limit ? (int)j->limit : n;
-    json_t *items = json_array();
-    for (int i = 0; i < shown; i++)
-        json_array_append_new(items, withdrawal_json(&rows[i].w, j->call->env->assets));
-    list_reply(j, items, n > shown, shown > 0 ? rows[shown - 1].created_us : 0,
-               shown > 0 ? rows[shown - 1].w.id : NULL);
+    j->tips = 1;
+    admin_money_tips(call->env->pg, &j->q, on_rows, j);
 }
 
 static void admin_withdrawals_list(struct rpc_call *call)
 {
     struct list_job *j = list_parse(call, WITHDRAWAL_STATES, FL_ARRAY_LEN(WITHDRAWAL_STATES));
     if (j != NULL)
-        admin_money_withdrawals(call->env->pg, &j->q, on_withdrawals, j);
+        admin_money_withdrawals(call->env->pg, &j->q, on_rows, j);
 }
 
 /* ---- one tip or withdrawal with its timeline ---- */

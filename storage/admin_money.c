@@ -93,60 +93,40 @@ static const char WITHDRAWAL_BY_ID[] =
 
 struct page_req {
     union {
-        admin_tips_cb tips;
-        admin_withdrawals_cb withdrawals;
+        admin_rows_cb rows;
         admin_tip_get_cb tip;
         admin_withdrawal_get_cb withdrawal;
     } cb;
     void *ctx;
+    int tips; /* the rows are tips (else withdrawals) */
 };
 
-static int64_t created_us(PGresult *res, int row)
-{
-    const char *v = pg_value(res, row, "created_us");
-    return v != NULL ? strtoll(v, NULL, 10) : 0;
-}
-
-static void on_tips(void *ctx, enum pg_outcome outcome, PGresult *res)
+static void on_rows(void *ctx, enum pg_outcome outcome, PGresult *res)
 {
     struct page_req *r = ctx;
     if (outcome != PG_OK) {
-        r->cb.tips(r->ctx, outcome, NULL, 0);
+        r->cb.rows(r->ctx, outcome, NULL, 0);
         return;
     }
     int n = PQntuples(res), k = 0;
-    struct admin_tip_row *rows = xcalloc((size_t)(n > 0 ? n : 1), sizeof *rows);
+    struct admin_money_row *rows = xcalloc((size_t)(n > 0 ? n : 1), sizeof *rows);
     for (int i = 0; i < n; i++) {
+        struct admin_money_row *row = &rows[k];
         /* A row the schema cannot produce (a required column NULL) is left out, not answered. */
-        if (tips_row(res, i, &rows[k].tip) != 0)
+        if (r->tips ? tips_row(res, i, &row->u.tip) != 0 : withdrawals_row(res, i, &row->u.w) != 0)
             continue;
-        rows[k++].created_us = created_us(res, i);
+        const char *us = pg_value(res, i, "created_us");
+        row->created_us = us != NULL ? strtoll(us, NULL, 10) : 0;
+        row->id = r->tips ? row->u.tip.id : row->u.w.id;
+        k++;
     }
-    r->cb.tips(r->ctx, PG_OK, rows, k);
-    free(rows);
-}
-
-static void on_withdrawals(void *ctx, enum pg_outcome outcome, PGresult *res)
-{
-    struct page_req *r = ctx;
-    if (outcome != PG_OK) {
-        r->cb.withdrawals(r->ctx, outcome, NULL, 0);
-        return;
-    }
-    int n = PQntuples(res), k = 0;
-    struct admin_withdrawal_row *rows = xcalloc((size_t)(n > 0 ? n : 1), sizeof *rows);
-    for (int i = 0; i < n; i++) {
-        if (withdrawals_row(res, i, &rows[k].w) != 0)
-            continue;
-        rows[k++].created_us = created_us(res, i);
-    }
-    r->cb.withdrawals(r->ctx, PG_OK, rows, k);
+    r->cb.rows(r->ctx, PG_OK, rows, k);
     free(rows);
 }
 
 static struct pg_query *page(struct pg_pool *pool, const struct admin_page_query *q,
                              const char *by_state, const char *by_app, const char *by_user,
-                             pg_cb on_rows, struct page_req **r)
+                             struct page_req **r)
 {
     char after[24], lim[16];
     snprintf(after, sizeof after, "%" PRId64, q->after_us);
@@ -170,22 +150,23 @@ static struct pg_query *page(struct pg_pool *pool, const struct admin_page_query
 }
 
 struct pg_query *admin_money_tips(struct pg_pool *pool, const struct admin_page_query *q,
-                                  admin_tips_cb cb, void *ctx)
+                                  admin_rows_cb cb, void *ctx)
 {
     struct page_req *r;
-    struct pg_query *query = page(pool, q, TIPS_BY_STATE, TIPS_BY_APP, TIPS_BY_USER, on_tips, &r);
-    r->cb.tips = cb;
+    struct pg_query *query = page(pool, q, TIPS_BY_STATE, TIPS_BY_APP, TIPS_BY_USER, &r);
+    r->cb.rows = cb;
     r->ctx = ctx;
+    r->tips = 1;
     return query;
 }
 
 struct pg_query *admin_money_withdrawals(struct pg_pool *pool, const struct admin_page_query *q,
-                                         admin_withdrawals_cb cb, void *ctx)
+                                         admin_rows_cb cb, void *ctx)
 {
     struct page_req *r;
-    struct pg_query *query = page(pool, q, WITHDRAWALS_BY_STATE, WITHDRAWALS_BY_APP,
-                                  WITHDRAWALS_BY_USER, on_withdrawals, &r);
-    r->cb.withdrawals = cb;
+    struct pg_query *query =
+        page(pool, q, WITHDRAWALS_BY_STATE, WITHDRAWALS_BY_APP, WITHDRAWALS_BY_USER, &r);
+    r->cb.rows = cb;
     r->ctx = ctx;
     return query;
 }

@@ -32,25 +32,24 @@ struct admin_page_query {
     int limit;            /* rows to read */
 };
 
-/* One listed row and its position (the cursor of the page that ends with it). */
-struct admin_tip_row {
-    struct tip tip;
+/* One listed row and its position (the cursor of the page that ends with it): u.tip for
+ * admin_money_tips, u.w for admin_money_withdrawals. */
+struct admin_money_row {
     int64_t created_us; /* created_at, microseconds since the epoch */
-};
-struct admin_withdrawal_row {
-    struct withdrawal w;
-    int64_t created_us;
+    const char *id;     /* the row's id (uuid text) */
+    union {
+        struct tip tip;
+        struct withdrawal w;
+    } u;
 };
 
 /* rows is NULL unless outcome is PG_OK; rows and their strings are valid during the callback. */
-typedef void (*admin_tips_cb)(void *ctx, enum pg_outcome outcome, const struct admin_tip_row *rows,
-                              int n);
-typedef void (*admin_withdrawals_cb)(void *ctx, enum pg_outcome outcome,
-                                     const struct admin_withdrawal_row *rows, int n);
+typedef void (*admin_rows_cb)(void *ctx, enum pg_outcome outcome,
+                              const struct admin_money_row *rows, int n);
 struct pg_query *admin_money_tips(struct pg_pool *pool, const struct admin_page_query *q,
-                                  admin_tips_cb cb, void *ctx);
+                                  admin_rows_cb cb, void *ctx);
 struct pg_query *admin_money_withdrawals(struct pg_pool *pool, const struct admin_page_query *q,
-                                         admin_withdrawals_cb cb, void *ctx);
+                                         admin_rows_cb cb, void *ctx);
 
 /* One tip (by tip_id, or by invoice when tip_id is NULL) or withdrawal of the apps in scope
  * (NULL: any), with its timeline: a JSON array text [{"at", "kind", "item": {...}}, ...] oldest
