@@ -206,8 +206,8 @@ $$;
 --   step           {state, source, detail}: a step that kept the state (a resumed lease, a
 --                  transaction committed in a block or back out of it by a reorg)
 --   events_omitted {count}
---   state_change   {from, to, source, detail, error}: error is the trouble that sent it to
---                  RETRY_PENDING or FAILED
+--   state_change   {from, to, source, detail, error, reason}: error (instead of detail) is the
+--                  trouble that sent it to RETRY_PENDING or FAILED; reason the failure reason
 --   payment        {paymentHash, fee}: the Fiber payment that completed it
 --   transaction    {txHash, outputIndex, amount, txState, txFee, fee, blockNumber, blockHash,
 --                  confirmations, sendCount, lastError, abandonReason}: each on-chain
@@ -252,11 +252,16 @@ LANGUAGE sql STABLE AS $$
                     WHEN e.prev_state = e.next_state
                     THEN jsonb_build_object('state', e.next_state, 'source', e.source,
                                             'detail', e.detail)
+                    WHEN e.next_state IN ('RETRY_PENDING', 'FAILED')
+                    THEN jsonb_build_object('from', e.prev_state, 'to', e.next_state,
+                                            'source', e.source, 'detail', NULL,
+                                            'error', e.detail,
+                                            'reason', CASE WHEN e.next_state = 'FAILED'
+                                                           THEN (SELECT w.failure_reason FROM w)
+                                                      END)
                     ELSE jsonb_build_object('from', e.prev_state, 'to', e.next_state,
                                             'source', e.source, 'detail', e.detail,
-                                            'error', CASE WHEN e.next_state IN ('RETRY_PENDING',
-                                                                                'FAILED')
-                                                         THEN e.detail END)
+                                            'error', NULL, 'reason', NULL)
                END AS item
           FROM shown e
         UNION ALL

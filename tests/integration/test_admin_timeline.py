@@ -181,6 +181,38 @@ def test_withdrawal_retried_once_then_completed(admin, client, sim, db):
     assert f["debit"] == {"kind": "FEES", "userId": None}
 
 
+def test_withdrawal_refused_by_the_node_is_refunded(admin, client, sim, db):
+    """The node refuses the invoice (parse_invoice answers an invoice error): FAILED with the
+    reason and the node's words, then the refund, after the reservation and the claim."""
+    user = f"tl-rf-{uuid.uuid4().hex[:6]}"
+    fund(client, sim, db, user, "20")
+    inv = sim.ok("sim_new_external_invoice", {"amount": hex(3 * CKB)})
+    # The request's own parse_invoice passes; the runner's is refused.
+    sim.ok("sim_script", {"method": "parse_invoice", "outcome": "ok"})
+    sim.ok("sim_script", {"method": "parse_invoice", "outcome": "error",
+                          "error": "Invoice error: scripted refusal"})
+    wid = client.result("withdrawal.request", {
+        "userId": user, "asset": "CKB", "amount": "3",
+        "destination": {"kind": "PAYMENT_REQUEST", "paymentRequest": inv["invoice"]},
+        "clientRequestId": uuid.uuid4().hex})["id"]
+    fl.wait_until(lambda: db.one("SELECT state FROM withdrawals WHERE id = %s",
+                                 (wid,))[0] == "FAILED", 20, "the withdrawal to fail")
+    got = admin.call_ok("withdrawals.get", {"id": wid})
+    assert got["state"] == "FAILED" and got["failureReason"] == "INVALID_DESTINATION"
+    tl = got["timeline"]
+    created = find(tl, "created", state="PENDING")
+    reserve = find(tl, "transfer", transferKind="WITHDRAWAL_RESERVE")
+    claimed = find(tl, "state_change", **{"from": "PENDING", "to": "PROCESSING"})
+    failed = find(tl, "state_change", to="FAILED", reason="INVALID_DESTINATION",
+                  error=lambda e: e is not None and "scripted refusal" in e)
+    refund = find(tl, "transfer", transferKind="WITHDRAWAL_REFUND")
+    assert created < reserve < claimed < failed < refund == len(tl) - 1, tl
+    assert not any(e["kind"] in ("send_attempt", "payment") for e in tl), tl
+    r = tl[refund]
+    assert r["amount"] == "3" and r["idempotencyKey"] == f"withdrawal:refund:{wid}"
+    assert r["credit"] == {"kind": "USER", "userId": user}
+
+
 # ---- timelines from rows written directly ----
 
 def new_tip(db, app, created_at="now()", state="UNPAID", from_user="a", to_user="b",
