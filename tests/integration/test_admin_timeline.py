@@ -73,6 +73,12 @@ def find(timeline, kind, **match):
                          "\n".join(f"  {e}" for e in timeline))
 
 
+def last_step(timeline):
+    """The index of the last item that is not a webhook delivery (those of the last step follow
+    it, once the hub writes them)."""
+    return max(i for i, e in enumerate(timeline) if not e["kind"].startswith("webhook"))
+
+
 def fund(client, sim, db, user, amount):
     """Credits user through a real tip: created, paid at the simulator, settled by the poller."""
     tip = client.result("tip.create", fl.tip_params(fromUserId="fan-" + user, toUserId=user,
@@ -115,7 +121,7 @@ def test_tip_paid_after_a_failed_check(admin, client, sim, db):
     settled = find(tl, "state_change", **{"from": "UNPAID", "to": "SETTLED"})
     credit = find(tl, "transfer", transferKind="SETTLEMENT")
     assert created < failed < paid < payment < settled < credit, tl
-    assert created == 0 and credit == len(tl) - 1, tl
+    assert created == 0 and last_step(tl) == credit, tl
     t = tl[credit]
     assert t["amount"] == "10.5" and t["asset"] == "CKB"
     assert t["idempotencyKey"] == f"settlement:tip:{tid}"
@@ -206,7 +212,7 @@ def test_withdrawal_refused_by_the_node_is_refunded(admin, client, sim, db):
     failed = find(tl, "state_change", to="FAILED", reason="INVALID_DESTINATION",
                   error=lambda e: e is not None and "scripted refusal" in e)
     refund = find(tl, "transfer", transferKind="WITHDRAWAL_REFUND")
-    assert created < reserve < claimed < failed < refund == len(tl) - 1, tl
+    assert created < reserve < claimed < failed < refund == last_step(tl), tl
     assert not any(e["kind"] in ("send_attempt", "payment") for e in tl), tl
     r = tl[refund]
     assert r["amount"] == "3" and r["idempotencyKey"] == f"withdrawal:refund:{wid}"
