@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/nonce.h"
+#include "core/seal.h"
 #include "handlers/dashboard.h"
 #include "handlers/feed.h"
 #include "handlers/health.h"
@@ -48,6 +49,12 @@ static const char usage[] =
     "  reconcile [--check-node]           check the ledger invariants; exit 0 clean,\n"
     "                                     2 findings (printed), 1 error\n"
     "  app create --app-id ID [--secret S]  register a forum app; prints its secret once\n"
+    "  app rotate-secret --app-id ID [--grace-seconds N]\n"
+    "                                     issue a new secret (printed once); the old one is\n"
+    "                                     accepted N more seconds (default 86400)\n"
+    "  app finish-rotation --app-id ID    refuse the old secret from now on\n"
+    "  app reseal                         seal every stored app and webhook secret under\n"
+    "                                     secrets_key (after a key rotation)\n"
     "  policy set --app-id ID --asset CKB|USDI [--allowed true|false] [--min X]\n"
     "             [--max-per-request X] [--user-daily X] [--app-daily X]\n"
     "             [--cooldown-seconds N] [--max-fee X]\n"
@@ -138,12 +145,25 @@ static int serve(struct config *cfg)
     struct daemon d = {.cfg = cfg};
     struct asset_table assets;
     struct nonce_store *nonces = NULL;
-    int rc = 1;
+    struct seal_keyring keys;
+    int rc = 1, changed = 0;
+    char summary[160];
 
-    if (config_validate_serve(cfg, err, sizeof err) != 0) {
+    if (config_validate_serve(cfg, err, sizeof err) != 0 ||
+        seal_keyring_from_config(cfg->secrets_key, cfg->secrets_key_previous, cfg->preimage_key,
+                                 &keys, err, sizeof err) != 0) {
         fprintf(stderr, "fiberlinkd: %s\n", err);
         return 1;
     }
+    /* Before anything serves: every stored secret must open with the configured keys, and is
+     * sealed (again) under the current one (docs/operations.md "Rotating secrets_key"). */
+    if (cli_app_reseal(cfg->database_url, &keys, "serve", &changed, summary, sizeof summary, err,
+                       sizeof err) != 0) {
+        fprintf(stderr, "fiberlinkd: stored secrets: %s\n", err);
+        seal_keyring_dispose(&keys);
+        return 1;
+    }
+    log_event(changed > 0 ? LOG_INFO : LOG_DEBUG, "serve.secrets", "%s", summary);
     signal(SIGPIPE, SIG_IGN);
     fault_init();
     if (loop_init(&d.loop) != 0)
@@ -191,7 +211,8 @@ static int serve(struct config *cfg)
         nonces = nonces_new(d.loop.ev, d.pg);
     else
         nonces = nonce_memory_new((size_t)cfg->nonce_memory_max);
-    struct rpc_env env = {.loop = &d.loop, .pg = d.pg, .fnn = d.fnn, .cfg = cfg, .assets = &assets};
+    struct rpc_env env = {
+        .loop = &d.loop, .pg = d.pg, .fnn = d.fnn, .cfg = cfg, .assets = &assets, .keys = &keys};
     d.rpc = rpc_new(&env, nonces);
     d.health = health_register(d.rpc, d.http, &env);
     tips_register(d.rpc);
@@ -254,6 +275,7 @@ fail:
     pg_pool_free(d.pg);
     asset_table_dispose(&assets);
     loop_dispose(&d.loop);
+    seal_keyring_dispose(&keys);
     return rc;
 }
 
@@ -301,11 +323,11 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "serve") == 0 && nargs <= 1)
         rc = serve(&cfg);
     else if (strcmp(cmd, "migrate") == 0 && nargs == 1)
-        rc = cli_migrate(cfg.database_url) == 0 ? 0 : 1;
+        rc = cli_migrate(cfg.database_url) == 0 && cli_app_after_migrate(&cfg) == 0 ? 0 : 1;
     else if (strcmp(cmd, "reconcile") == 0)
         rc = (int)cli_reconcile(&cfg, nargs - 1, args + 1);
-    else if (strcmp(cmd, "app") == 0 && nargs >= 2 && strcmp(args[1], "create") == 0)
-        rc = cli_app(&cfg, usage, nargs - 2, args + 2);
+    else if (strcmp(cmd, "app") == 0)
+        rc = cli_app(&cfg, usage, nargs - 1, args + 1);
     else if (strcmp(cmd, "policy") == 0)
         rc = cli_policy(&cfg, nargs - 1, args + 1);
     else if (strcmp(cmd, "wallet") == 0)

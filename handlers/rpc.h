@@ -17,6 +17,7 @@
 #include "core/http.h"
 #include "core/jsonrpc.h"
 #include "core/nonce.h"
+#include "core/seal.h"
 #include "core/ratelimit.h"
 #include "handlers/auth.h"
 #include "storage/pg.h"
@@ -28,6 +29,7 @@ struct rpc_env {
     struct fnn_client *fnn;
     const struct config *cfg;
     const struct asset_table *assets;
+    const struct seal_keyring *keys; /* opens and seals app and webhook secrets (core/seal.h) */
 };
 
 struct rpc;
@@ -35,9 +37,9 @@ struct rpc;
 struct rpc_call {
     struct rpc *rpc;
     const struct rpc_env *env;
-    h2o_req_t *req;      /* NULL once the client has gone */
+    h2o_req_t *req; /* NULL once the client has gone */
     const char *method;
-    json_t *params;      /* always an object */
+    json_t *params; /* always an object */
     char app_id[AUTH_APP_ID_MAX + 1];
     /* private */
     struct jsonrpc_request _jr;
