@@ -167,8 +167,8 @@ static int serve(struct config *cfg)
     }
     /* Before anything serves: every stored secret must open with the configured keys, and is
      * sealed (again) under the current one (docs/operations.md "Rotating secrets_key"). */
-    if (cli_app_reseal(cfg->database_url, &keys, "serve", &changed, summary, sizeof summary, err,
-                       sizeof err) != 0) {
+    if (cli_app_reseal(cfg->database_url, &keys, "serve:start-up", &changed, summary,
+                       sizeof summary, err, sizeof err) != 0) {
         fprintf(stderr, "fiberlinkd: stored secrets: %s\n", err);
         seal_keyring_dispose(&keys);
         return 1;

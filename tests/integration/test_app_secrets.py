@@ -471,7 +471,7 @@ def test_secrets_key_rotation_end_to_end(fresh):
     assert unseal(K1, "webhook-secret", "forum1", stored(db, "webhooks")["forum1"]) == hook
     reseals = db.rows("SELECT actor, params->>'resealed', params->>'webhooksResealed' "
                       "FROM audit_log WHERE method = 'apps.reseal' ORDER BY id")
-    assert reseals == [("cli", "0", "0"), ("serve", "1", "1")], reseals
+    assert reseals == [("cli", "0", "0"), ("serve:start-up", "1", "1")], reseals
 
     # The wrong key: serve refuses to start and names the settings (never a value).
     err = refuse(FIBERLINK_SECRETS_KEY=K2.hex())
