@@ -466,6 +466,11 @@ static int reseal_pass(PGconn *conn, const struct seal_keyring *keys, int write,
     return 0;
 }
 
+static int reseal_changes(const struct apps_reseal_stats *st)
+{
+    return st->sealed + st->resealed + st->dropped + st->webhooks_resealed;
+}
+
 int apps_reseal(PGconn *conn, const struct seal_keyring *keys, const char *actor,
                 struct apps_reseal_stats *stats, char *err, size_t errsz)
 {
@@ -473,12 +478,17 @@ int apps_reseal(PGconn *conn, const struct seal_keyring *keys, const char *actor
      * blocks no rotation running on another daemon. */
     if (reseal_pass(conn, keys, 0, stats, err, errsz) != 0)
         return -1;
-    if (stats->sealed + stats->resealed + stats->dropped + stats->webhooks_resealed == 0)
+    if (reseal_changes(stats) == 0)
         return 0;
     if (run(conn, "BEGIN", err, errsz) != 0)
         return -1;
     if (reseal_pass(conn, keys, 1, stats, err, errsz) != 0)
         goto fail;
+    if (reseal_changes(stats) == 0) {
+        /* Another daemon starting at the same time did it: nothing to write, nothing to audit. */
+        PQclear(PQexec(conn, "ROLLBACK"));
+        return 0;
+    }
     char params[160];
     snprintf(params, sizeof params,
              "{\"sealed\": %d, \"resealed\": %d, \"dropped\": %d, \"webhooksResealed\": %d}",
