@@ -8,11 +8,15 @@ Here: fl_withdrawal_cancel itself (refund once, idempotent repeat, scope, the tr
 keep CANCELLED_BY_ADMIN to the cancel, and the cancel as a third party in every interleaving with a
 payout runner, on the model of test_withdrawal_interleavings)."""
 
+import os
+import signal
+import struct
 import uuid
 
 import psycopg
 import pytest
 
+import ckbaddr
 import fl
 import test_withdrawal_interleavings as model
 from conftest import drop_database, make_database, migrate_and_register
@@ -66,7 +70,8 @@ def balance(conn, user, app="forum1"):
 def counts(conn, wid):
     """(refund transfers, cancel events, audit rows) of one withdrawal."""
     return conn.execute(
-        "SELECT (SELECT count(*) FROM transfers WHERE idempotency_key = 'withdrawal:refund:' || %s),"
+        "SELECT (SELECT count(*) FROM transfers "
+        "        WHERE idempotency_key = 'withdrawal:refund:' || %s),"
         " (SELECT count(*) FROM withdrawal_events WHERE withdrawal_id = %s AND source = 'admin'),"
         " (SELECT count(*) FROM audit_log WHERE method = 'withdrawals.cancel' AND subject = %s)",
         (wid, wid, wid)).fetchone()
@@ -75,7 +80,8 @@ def counts(conn, wid):
 def claim(conn, wid):
     """Claims exactly this withdrawal (fl_withdrawal_claim takes the oldest due row)."""
     conn.execute("UPDATE withdrawals SET next_attempt_at = '-infinity' WHERE id = %s", (wid,))
-    rows = conn.execute("SELECT id::text, lease_token FROM fl_withdrawal_claim(1, 60000)").fetchall()
+    rows = conn.execute("SELECT id::text, lease_token FROM fl_withdrawal_claim(1, 60000)")
+    rows = rows.fetchall()
     assert len(rows) == 1 and rows[0][0] == wid, rows
     return rows[0][1]
 
@@ -198,8 +204,8 @@ def test_only_the_cancel_writes_cancelled_by_admin(db):
         credit(c, user, 10 * CKB)
         wid = request(c, user, 1 * CKB)
         c.commit()
-        for sql in ("UPDATE withdrawals SET state = 'FAILED', failure_reason = 'CANCELLED_BY_ADMIN' "
-                    "WHERE id = %s",
+        for sql in ("UPDATE withdrawals SET state = 'FAILED', "
+                    "failure_reason = 'CANCELLED_BY_ADMIN' WHERE id = %s",
                     "UPDATE withdrawals SET state = 'FAILED', failure_reason = 'X' WHERE id = %s",
                     "UPDATE withdrawals SET failure_reason = 'CANCELLED_BY_ADMIN' WHERE id = %s"):
             with pytest.raises(psycopg.errors.CheckViolation):
@@ -370,3 +376,325 @@ def test_cancel_in_every_interleaving_with_a_runner(pg):
         reconcile_clean(url)
     finally:
         drop_database(pg, name)
+
+
+# ---- through the admin API: a daemon, fnn-sim, ckb-sim ----
+# Requests and admin calls go to a daemon whose payout runner does not claim within a test (QUIET);
+# payouts are made by daemons started for that (RUNNER, ONCHAIN), so each test decides what runs.
+
+QUIET = {"FIBERLINK_WITHDRAW_INTERVAL_MS": "60000"}
+RUNNER = {
+    "FIBERLINK_WITHDRAW_INTERVAL_MS": "50",
+    "FIBERLINK_WITHDRAW_PAYMENT_POLL_MS": "50",
+    "FIBERLINK_WITHDRAW_RETRY_BASE_MS": "100",
+    "FIBERLINK_WITHDRAW_RETRY_MAX_MS": "400",
+    "FIBERLINK_WITHDRAW_LEASE_MS": "5000",
+    "FIBERLINK_FNN_TIMEOUT_MS": "500",
+}
+
+
+@pytest.fixture(scope="module")
+def tokens(db):
+    """Admin tokens: super, a community admin of forum1, and one of another app only."""
+    r = fl.run_cli(["app", "create", "--app-id", "forum2"],
+                   env={"FIBERLINK_DATABASE_URL": db.url})
+    assert r.returncode == 0, r.stdout + r.stderr
+    return {"super": fl.admin_create(db.url, "cancel-super", "SUPER_ADMIN"),
+            "own": fl.admin_create(db.url, "cancel-own", "COMMUNITY_ADMIN", app_ids=("forum1",)),
+            "other": fl.admin_create(db.url, "cancel-other", "COMMUNITY_ADMIN",
+                                     app_ids=("forum2",))}
+
+
+def invoice(sim, ckb):
+    return sim.ok("sim_new_external_invoice", {"amount": hex(ckb * CKB)})
+
+
+def api_request(client, user, ckb, pr):
+    res = client.result("withdrawal.request", {
+        "userId": user, "asset": "CKB", "amount": str(ckb),
+        "destination": {"kind": "PAYMENT_REQUEST", "paymentRequest": pr},
+        "clientRequestId": uuid.uuid4().hex})
+    assert res["state"] == "PENDING", res
+    return res["id"]
+
+
+def row(db, wid):
+    return db.one("SELECT state, failure_reason, send_started_at IS NOT NULL, retry_count "
+                  "FROM withdrawals WHERE id = %s", (wid,))
+
+
+def sim_payments(sim):
+    return {p["payment_hash"]: p for p in sim.ok("sim_get_payments", {})["payments"]}
+
+
+def refused(answer, reason, state):
+    assert "error" in answer, answer
+    e = answer["error"]
+    assert e["code"] == -32602 and e["data"]["reason"] == reason, e
+    assert e["data"]["state"] == state, e
+    return e
+
+
+def cancelled(answer, wid, refunded):
+    assert answer.get("result") == {"id": wid, "state": "FAILED",
+                                    "failureReason": "CANCELLED_BY_ADMIN",
+                                    "refunded": refunded}, answer
+
+
+def ledger_once(db, wid):
+    """(payouts, refunds) of one withdrawal; never both."""
+    p, r = db.one("SELECT (SELECT count(*) FROM transfers WHERE idempotency_key = "
+                  "'withdrawal:payout:' || %s), (SELECT count(*) FROM transfers WHERE "
+                  "idempotency_key = 'withdrawal:refund:' || %s)", (wid, wid))
+    assert p + r <= 1, f"{wid}: {p} payouts and {r} refunds"
+    return p, r
+
+
+def fresh_user(db, ckb=100):
+    user = "author-" + uuid.uuid4().hex[:8]
+    with psycopg.connect(db.url, autocommit=True) as c:
+        credit(c, user, ckb * CKB)
+    return user
+
+
+def user_balance(db, user):
+    with psycopg.connect(db.url, autocommit=True) as c:
+        return balance(c, user)
+
+
+def test_api_cancel_pending_then_runner_never_sends(start_daemon, db, sim, tokens):
+    quiet = start_daemon(QUIET)
+    user = fresh_user(db)
+    inv = invoice(sim, 10)
+    with fl.Client(quiet.base, db.app_id, db.secret) as c:
+        wid = api_request(c, user, 10, inv["invoice"])
+        admin = fl.AdminClient(quiet.base, tokens["super"])
+        # Params: missing, not a uuid → -32602 naming id; unknown → -32004.
+        for params in ({}, {"id": "nope"}, {"id": 7}):
+            e = admin.call("withdrawals.cancel", params)["error"]
+            assert e["code"] == -32602 and e["data"]["field"] == "id", e
+        assert admin.call("withdrawals.cancel",
+                          {"id": str(uuid.uuid4())})["error"]["code"] == -32004
+        # Another app's admin: as if it did not exist, and nothing changes.
+        other = fl.AdminClient(quiet.base, tokens["other"])
+        assert other.call("withdrawals.cancel", {"id": wid})["error"]["code"] == -32004
+        assert row(db, wid)[0] == "PENDING"
+        assert user_balance(db, user) == 90 * CKB
+
+        own = fl.AdminClient(quiet.base, tokens["own"])
+        cancelled(own.call("withdrawals.cancel", {"id": wid}), wid, "10")
+        assert user_balance(db, user) == 100 * CKB
+        st = c.result("withdrawal.status", {"id": wid})
+        assert st["state"] == "FAILED" and st["failureReason"] == "CANCELLED_BY_ADMIN", st
+        # Repeated, by another admin: the same answer, no second refund or audit row.
+        cancelled(admin.call("withdrawals.cancel", {"id": wid}), wid, "10")
+        assert user_balance(db, user) == 100 * CKB
+        assert db.one("SELECT count(*), min(actor) FROM audit_log WHERE method = "
+                      "'withdrawals.cancel' AND subject = %s", (wid,)) == (1, "cancel-own")
+        assert quiet.log_contains(f"event=admin.withdrawal_cancelled withdrawal_id={wid}")
+
+        # A runner now: it pays a later withdrawal, and never the cancelled one.
+        later_inv = invoice(sim, 5)
+        later = api_request(c, user, 5, later_inv["invoice"])
+    runner = start_daemon(RUNNER)
+    fl.wait_until(lambda: row(db, later)[0] == "COMPLETED", 20, "the later withdrawal to be paid")
+    payments = sim_payments(sim)
+    assert inv["payment_hash"] not in payments, payments[inv["payment_hash"]]
+    assert payments[later_inv["payment_hash"]]["status"] == "Success"
+    assert row(db, wid)[:3] == ("FAILED", "CANCELLED_BY_ADMIN", False)
+    assert ledger_once(db, wid) == (0, 1) and ledger_once(db, later) == (1, 0)
+    assert user_balance(db, user) == 95 * CKB
+    assert not runner.log_contains(wid)
+    reconcile_clean(db.url)
+
+
+def test_api_retry_pending_with_and_without_an_attempt(start_daemon, db, sim, tokens):
+    """A runner whose back-off is a minute, so RETRY_PENDING rows stay put: one whose
+    parse_invoice timed out (never sent: cancelled), one whose payment failed at the node (sent:
+    refused PAYMENT_ATTEMPTED, then paid by the runner, never refunded)."""
+    quiet = start_daemon(QUIET)
+    user = fresh_user(db)
+    admin = fl.AdminClient(quiet.base, tokens["super"])
+    unsent_inv, sent_inv = invoice(sim, 3), invoice(sim, 4)
+    with fl.Client(quiet.base, db.app_id, db.secret) as c:
+        # (The request parses the invoice too: the node's trouble is scripted after it.)
+        unsent = api_request(c, user, 3, unsent_inv["invoice"])
+        sim.ok("sim_script", {"method": "parse_invoice", "outcome": "timeout", "count": hex(1)})
+        d = start_daemon(dict(RUNNER, FIBERLINK_WITHDRAW_RETRY_BASE_MS="60000",
+                              FIBERLINK_WITHDRAW_RETRY_MAX_MS="60000"))
+        fl.wait_until(lambda: row(db, unsent)[0] == "RETRY_PENDING", 10, "the parse to time out")
+        sim.ok("sim_script", {"method": "send_payment", "outcome": "fail_payment",
+                              "count": hex(1)})
+        sent = api_request(c, user, 4, sent_inv["invoice"])
+        fl.wait_until(lambda: row(db, sent)[0] == "RETRY_PENDING", 10, "the payment to fail")
+    assert row(db, unsent) == ("RETRY_PENDING", None, False, 1)
+    assert row(db, sent) == ("RETRY_PENDING", None, True, 1)
+
+    e = refused(admin.call("withdrawals.cancel", {"id": sent}), "PAYMENT_ATTEMPTED",
+                "RETRY_PENDING")
+    assert e["data"]["retryCount"] == 1 and "sent" in e["message"], e
+    cancelled(admin.call("withdrawals.cancel", {"id": unsent}), unsent, "3")
+    assert user_balance(db, user) == 96 * CKB
+    assert d.stop() == 0 and quiet.stop() == 0
+
+    # The attempted one is the runner's to end: due now, it is paid (once) and not refunded.
+    db.rows("UPDATE withdrawals SET next_attempt_at = now() WHERE id = %s RETURNING id", (sent,))
+    start_daemon(RUNNER)
+    fl.wait_until(lambda: row(db, sent)[0] == "COMPLETED", 20, "the attempted one to be paid")
+    payments = sim_payments(sim)
+    assert unsent_inv["payment_hash"] not in payments
+    assert payments[sent_inv["payment_hash"]]["status"] == "Success"
+    assert ledger_once(db, sent) == (1, 0) and ledger_once(db, unsent) == (0, 1)
+    assert user_balance(db, user) == 96 * CKB
+    reconcile_clean(db.url)
+
+
+def test_api_race_claimed_before_send_is_refused_then_paid(start_daemon, db, sim, tokens):
+    """The runner frozen between its claim and its send (withdraw.after_claim): the cancel is
+    refused, and the runner, resumed, pays it. Never both."""
+    quiet = start_daemon(QUIET)
+    user = fresh_user(db)
+    inv = invoice(sim, 7)
+    with fl.Client(quiet.base, db.app_id, db.secret) as c:
+        wid = api_request(c, user, 7, inv["invoice"])
+    runner = start_daemon(dict(RUNNER, FL_FAULT_POINT="withdraw.after_claim:stop"))
+    fl.wait_until(runner.frozen, 10, "the runner to stop at withdraw.after_claim")
+    assert row(db, wid)[:3] == ("PROCESSING", None, False)
+    admin = fl.AdminClient(quiet.base, tokens["super"])
+    e = refused(admin.call("withdrawals.cancel", {"id": wid}), "NOT_CANCELLABLE", "PROCESSING")
+    assert "PROCESSING" in e["message"], e
+    assert inv["payment_hash"] not in sim_payments(sim)  # nothing sent yet, and still refused
+    runner.signal(signal.SIGCONT)
+    fl.wait_until(lambda: row(db, wid)[0] == "COMPLETED", 20, "the runner to pay it")
+    p = sim_payments(sim)[inv["payment_hash"]]
+    assert p["status"] == "Success" and int(p["sessions"], 16) == 1, p
+    assert ledger_once(db, wid) == (1, 0)
+    assert user_balance(db, user) == 93 * CKB
+    assert db.one("SELECT count(*) FROM audit_log WHERE subject = %s", (wid,))[0] == 0
+    reconcile_clean(db.url)
+
+
+# ---- on-chain ----
+
+def address_request(client, user, ckb_amount):
+    args = os.urandom(20)
+    address = ckbaddr.encode_short(0, args, "ckt")
+    res = client.result("withdrawal.request", {
+        "userId": user, "asset": "CKB", "amount": str(ckb_amount),
+        "destination": {"kind": "CKB_ADDRESS", "address": address},
+        "clientRequestId": uuid.uuid4().hex})
+    assert res["state"] == "PENDING", res
+    return res["id"], "0x" + args.hex()
+
+
+def default_lock(args):
+    """The molecule Script of the default lock with these args (ckb-onchain.md §3)."""
+    body = ckbaddr.SIGHASH_CODE_HASH + b"\x01" + struct.pack("<I", len(args)) + args
+    return struct.pack("<IIII", 16 + len(body), 16, 48, 49) + body
+
+
+def paid_on_chain(ckb, lock_args):
+    return ckb.outputs(lock_args)
+
+
+def mine_until_state(ckb, db, wid, state, timeout=30):
+    def step():
+        if row(db, wid)[0] == state:
+            return True
+        ckb.mine(1)
+        return False
+    fl.wait_until(step, timeout, f"{wid} {state}", interval=0.1)
+
+
+def test_onchain_liquidity_pending_cancelled_never_paid(start_daemon, db, sim, ckb, logdir,
+                                                        tokens):
+    """An empty hot wallet: the address withdrawal waits LIQUIDITY_PENDING; cancelled, it is
+    refunded, and once the wallet is funded only the withdrawal made after it is paid."""
+    wallet = fl.HotWallet(logdir, name="empty-wallet")
+    d = start_daemon(dict(QUIET, **fl.onchain_settings(ckb.url, wallet)))
+    user = fresh_user(db, 300)
+    admin = fl.AdminClient(d.base, tokens["super"])
+    with fl.Client(d.base, db.app_id, db.secret) as c:
+        wid, args = address_request(c, user, 100)
+        fl.wait_until(lambda: row(db, wid)[0] == "LIQUIDITY_PENDING", 20, "LIQUIDITY_PENDING")
+        cancelled(admin.call("withdrawals.cancel", {"id": wid}), wid, "100")
+        assert user_balance(db, user) == 300 * CKB
+        later, later_args = address_request(c, user, 120)
+    ckb.fund(wallet.address, 1000)
+    mine_until_state(ckb, db, later, "COMPLETED")
+    assert [o["capacity"] for o in paid_on_chain(ckb, later_args)] == [hex(120 * CKB)]
+    assert paid_on_chain(ckb, args) == []
+    assert db.one("SELECT count(*) FROM ckb_tx_outputs WHERE withdrawal_id = %s", (wid,))[0] == 0
+    assert ledger_once(db, wid) == (0, 1) and ledger_once(db, later) == (1, 0)
+    assert user_balance(db, user) == 180 * CKB
+    reconcile_clean(db.url)
+
+
+def test_onchain_abandoned_transaction_is_refused(start_daemon, db, sim, ckb, hot_wallet, tokens):
+    """Its transaction refused by the node and abandoned (-1104), the withdrawal is RETRY_PENDING
+    with no payment in sight: but that transaction may still be mined, so no cancel."""
+    d = start_daemon(dict(QUIET, **fl.onchain_settings(ckb.url, hot_wallet),
+                          FIBERLINK_WITHDRAW_RETRY_BASE_MS="60000",
+                          FIBERLINK_WITHDRAW_RETRY_MAX_MS="60000"))
+    user = fresh_user(db, 300)
+    ckb.script("send_transaction", "reject", count=1, error={
+        "code": -1104,
+        "message": "PoolRejectedTransactionByMinFeeRate: The min fee rate is 1000 shannons/KB, "
+                   "so the transaction fee should be 1000 shannons, but only 500 shannons"})
+    with fl.Client(d.base, db.app_id, db.secret) as c:
+        wid, args = address_request(c, user, 100)
+    fl.wait_until(lambda: row(db, wid)[0] == "RETRY_PENDING", 20, "its transaction abandoned")
+    (tx_hash,) = db.one("SELECT t.tx_hash FROM ckb_txs t JOIN ckb_tx_outputs o ON o.tx_id = t.id "
+                        "WHERE o.withdrawal_id = %s AND t.state = 'ABANDONED'", (wid,))
+    admin = fl.AdminClient(d.base, tokens["super"])
+    e = refused(admin.call("withdrawals.cancel", {"id": wid}), "ONCHAIN_TRANSACTION",
+                "RETRY_PENDING")
+    assert e["data"]["txHash"] == tx_hash and e["data"]["txState"] == "ABANDONED", e
+    assert tx_hash in e["message"], e
+    # It is paid by the rebuild, once.
+    db.rows("UPDATE withdrawals SET next_attempt_at = now() WHERE id = %s RETURNING id", (wid,))
+    mine_until_state(ckb, db, wid, "COMPLETED")
+    assert [o["capacity"] for o in paid_on_chain(ckb, args)] == [hex(100 * CKB)]
+    assert ledger_once(db, wid) == (1, 0)
+    reconcile_clean(db.url)
+
+
+def test_onchain_race_signed_batch_finds_it_cancelled(start_daemon, db, sim, ckb, hot_wallet,
+                                                      tokens):
+    """The on-chain runner frozen after signing a transaction for the withdrawal and before
+    storing it (onchain.after_sign): the cancel wins; the resumed batch finds the withdrawal
+    taken, stores and broadcasts nothing."""
+    quiet = start_daemon(QUIET)
+    user = fresh_user(db, 300)
+    # Straight into the database: the daemons that take requests for addresses run a batch.
+    with psycopg.connect(db.url, autocommit=True) as conn:
+        args = os.urandom(20)
+        wid = str(uuid.uuid4())
+        got = conn.execute(
+            "SELECT outcome FROM fl_withdrawal_request(p_id => %s, p_app => 'forum1', "
+            "p_user => %s, p_asset => 'CKB', p_amount => %s, p_payment_request => NULL, "
+            "p_payment_hash => NULL, p_client_request_id => NULL, p_request_hash => 'rh', "
+            "p_default_allowed => true, p_default_min => 1, p_default_max => 9000000000000000, "
+            "p_default_user_daily => 9000000000000000, p_default_app_daily => 9000000000000000, "
+            "p_default_cooldown => 0, p_default_max_fee => 0, p_destination_kind => 'CKB_ADDRESS',"
+            " p_address => %s, p_lock_script => %s, p_network_fee => 1000, "
+            "p_min_capacity => 6100000000)",
+            (wid, user, 100 * CKB, ckbaddr.encode_short(0, args, "ckt"),
+             default_lock(args))).fetchone()
+        assert got == ("CREATED",), got
+    sends = ckb.ctl("sim_stats")["calls"].get("send_transaction", 0)
+    d = start_daemon(dict(QUIET, **fl.onchain_settings(ckb.url, hot_wallet),
+                          FL_FAULT_POINT="onchain.after_sign:stop"))
+    fl.wait_until(d.frozen, 20, "the batch to stop at onchain.after_sign")
+    admin = fl.AdminClient(quiet.base, tokens["super"])
+    cancelled(admin.call("withdrawals.cancel", {"id": wid}), wid, "100")
+    d.signal(signal.SIGCONT)
+    fl.wait_until(lambda: d.log_contains("outcome=WITHDRAWAL_TAKEN"), 10, "the batch dropped")
+    for _ in range(5):
+        ckb.mine(1)
+    assert ckb.ctl("sim_stats")["calls"].get("send_transaction", 0) == sends
+    assert paid_on_chain(ckb, "0x" + args.hex()) == []
+    assert db.one("SELECT count(*) FROM ckb_tx_outputs WHERE withdrawal_id = %s", (wid,))[0] == 0
+    assert ledger_once(db, wid) == (0, 1)
+    assert user_balance(db, user) == 300 * CKB
+    reconcile_clean(db.url)
