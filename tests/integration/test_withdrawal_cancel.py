@@ -475,7 +475,12 @@ def test_api_cancel_pending_then_runner_never_sends(start_daemon, db, sim, token
             assert e["code"] == -32602 and e["data"]["field"] == "id", e
         assert admin.call("withdrawals.cancel",
                           {"id": str(uuid.uuid4())})["error"]["code"] == -32004
-        # Another app's admin: as if it did not exist, and nothing changes.
+        # No token, a revoked one: -32001. Another app's admin: as if it did not exist.
+        assert admin.call("withdrawals.cancel", {"id": wid}, token="")["error"]["code"] == -32001
+        gone_name = "cancel-revoked-" + uuid.uuid4().hex[:6]
+        gone = fl.admin_create(db.url, gone_name, "SUPER_ADMIN")
+        fl.admin_revoke(db.url, gone_name)
+        assert admin.call("withdrawals.cancel", {"id": wid}, token=gone)["error"]["code"] == -32001
         other = fl.AdminClient(quiet.base, tokens["other"])
         assert other.call("withdrawals.cancel", {"id": wid})["error"]["code"] == -32004
         assert row(db, wid)[0] == "PENDING"
@@ -486,8 +491,9 @@ def test_api_cancel_pending_then_runner_never_sends(start_daemon, db, sim, token
         assert user_balance(db, user) == 100 * CKB
         st = c.result("withdrawal.status", {"id": wid})
         assert st["state"] == "FAILED" and st["failureReason"] == "CANCELLED_BY_ADMIN", st
-        # Repeated, by another admin: the same answer, no second refund or audit row.
-        cancelled(admin.call("withdrawals.cancel", {"id": wid}), wid, "10")
+        # Repeated, by another admin (the uuid in capitals): the same answer, no second refund
+        # or audit row.
+        cancelled(admin.call("withdrawals.cancel", {"id": wid.upper()}), wid, "10")
         assert user_balance(db, user) == 100 * CKB
         assert db.one("SELECT count(*), min(actor) FROM audit_log WHERE method = "
                       "'withdrawals.cancel' AND subject = %s", (wid,)) == (1, "cancel-own")
