@@ -19,6 +19,7 @@ import pytest
 import ckbaddr
 import fl
 import test_withdrawal_interleavings as model
+import test_withdrawal_runner as wr
 from conftest import drop_database, make_database, migrate_and_register
 
 CKB = 10**8
@@ -405,26 +406,9 @@ def tokens(db):
                                      app_ids=("forum2",))}
 
 
-def invoice(sim, ckb):
-    return sim.ok("sim_new_external_invoice", {"amount": hex(ckb * CKB)})
-
-
-def api_request(client, user, ckb, pr):
-    res = client.result("withdrawal.request", {
-        "userId": user, "asset": "CKB", "amount": str(ckb),
-        "destination": {"kind": "PAYMENT_REQUEST", "paymentRequest": pr},
-        "clientRequestId": uuid.uuid4().hex})
-    assert res["state"] == "PENDING", res
-    return res["id"]
-
-
 def row(db, wid):
     return db.one("SELECT state, failure_reason, send_started_at IS NOT NULL, retry_count "
                   "FROM withdrawals WHERE id = %s", (wid,))
-
-
-def sim_payments(sim):
-    return {p["payment_hash"]: p for p in sim.ok("sim_get_payments", {})["payments"]}
 
 
 def refused(answer, reason, state):
@@ -465,9 +449,9 @@ def user_balance(db, user):
 def test_api_cancel_pending_then_runner_never_sends(start_daemon, db, sim, tokens):
     quiet = start_daemon(QUIET)
     user = fresh_user(db)
-    inv = invoice(sim, 10)
+    inv = wr.external_invoice(sim, 10)
     with fl.Client(quiet.base, db.app_id, db.secret) as c:
-        wid = api_request(c, user, 10, inv["invoice"])
+        wid = wr.request(c, user, 10, inv["invoice"])
         admin = fl.AdminClient(quiet.base, tokens["super"])
         # Params: missing, not a uuid → -32602 naming id; unknown → -32004.
         for params in ({}, {"id": "nope"}, {"id": 7}):
@@ -500,11 +484,11 @@ def test_api_cancel_pending_then_runner_never_sends(start_daemon, db, sim, token
         assert quiet.log_contains(f"event=admin.withdrawal_cancelled withdrawal_id={wid}")
 
         # A runner now: it pays a later withdrawal, and never the cancelled one.
-        later_inv = invoice(sim, 5)
-        later = api_request(c, user, 5, later_inv["invoice"])
+        later_inv = wr.external_invoice(sim, 5)
+        later = wr.request(c, user, 5, later_inv["invoice"])
     runner = start_daemon(RUNNER)
     fl.wait_until(lambda: row(db, later)[0] == "COMPLETED", 20, "the later withdrawal to be paid")
-    payments = sim_payments(sim)
+    payments = wr.sim_payments(sim)
     assert inv["payment_hash"] not in payments, payments[inv["payment_hash"]]
     assert payments[later_inv["payment_hash"]]["status"] == "Success"
     assert row(db, wid)[:3] == ("FAILED", "CANCELLED_BY_ADMIN", False)
@@ -521,17 +505,17 @@ def test_api_retry_pending_with_and_without_an_attempt(start_daemon, db, sim, to
     quiet = start_daemon(QUIET)
     user = fresh_user(db)
     admin = fl.AdminClient(quiet.base, tokens["super"])
-    unsent_inv, sent_inv = invoice(sim, 3), invoice(sim, 4)
+    unsent_inv, sent_inv = wr.external_invoice(sim, 3), wr.external_invoice(sim, 4)
     with fl.Client(quiet.base, db.app_id, db.secret) as c:
         # (The request parses the invoice too: the node's trouble is scripted after it.)
-        unsent = api_request(c, user, 3, unsent_inv["invoice"])
+        unsent = wr.request(c, user, 3, unsent_inv["invoice"])
         sim.ok("sim_script", {"method": "parse_invoice", "outcome": "timeout", "count": hex(1)})
         d = start_daemon(dict(RUNNER, FIBERLINK_WITHDRAW_RETRY_BASE_MS="60000",
                               FIBERLINK_WITHDRAW_RETRY_MAX_MS="60000"))
         fl.wait_until(lambda: row(db, unsent)[0] == "RETRY_PENDING", 10, "the parse to time out")
         sim.ok("sim_script", {"method": "send_payment", "outcome": "fail_payment",
                               "count": hex(1)})
-        sent = api_request(c, user, 4, sent_inv["invoice"])
+        sent = wr.request(c, user, 4, sent_inv["invoice"])
         fl.wait_until(lambda: row(db, sent)[0] == "RETRY_PENDING", 10, "the payment to fail")
     assert row(db, unsent) == ("RETRY_PENDING", None, False, 1)
     assert row(db, sent) == ("RETRY_PENDING", None, True, 1)
@@ -547,7 +531,7 @@ def test_api_retry_pending_with_and_without_an_attempt(start_daemon, db, sim, to
     db.rows("UPDATE withdrawals SET next_attempt_at = now() WHERE id = %s RETURNING id", (sent,))
     start_daemon(RUNNER)
     fl.wait_until(lambda: row(db, sent)[0] == "COMPLETED", 20, "the attempted one to be paid")
-    payments = sim_payments(sim)
+    payments = wr.sim_payments(sim)
     assert unsent_inv["payment_hash"] not in payments
     assert payments[sent_inv["payment_hash"]]["status"] == "Success"
     assert ledger_once(db, sent) == (1, 0) and ledger_once(db, unsent) == (0, 1)
@@ -560,19 +544,19 @@ def test_api_race_claimed_before_send_is_refused_then_paid(start_daemon, db, sim
     refused, and the runner, resumed, pays it. Never both."""
     quiet = start_daemon(QUIET)
     user = fresh_user(db)
-    inv = invoice(sim, 7)
+    inv = wr.external_invoice(sim, 7)
     with fl.Client(quiet.base, db.app_id, db.secret) as c:
-        wid = api_request(c, user, 7, inv["invoice"])
+        wid = wr.request(c, user, 7, inv["invoice"])
     runner = start_daemon(dict(RUNNER, FL_FAULT_POINT="withdraw.after_claim:stop"))
     fl.wait_until(runner.frozen, 10, "the runner to stop at withdraw.after_claim")
     assert row(db, wid)[:3] == ("PROCESSING", None, False)
     admin = fl.AdminClient(quiet.base, tokens["super"])
     e = refused(admin.call("withdrawals.cancel", {"id": wid}), "NOT_CANCELLABLE", "PROCESSING")
     assert "PROCESSING" in e["message"], e
-    assert inv["payment_hash"] not in sim_payments(sim)  # nothing sent yet, and still refused
+    assert inv["payment_hash"] not in wr.sim_payments(sim)  # nothing sent yet, and still refused
     runner.signal(signal.SIGCONT)
     fl.wait_until(lambda: row(db, wid)[0] == "COMPLETED", 20, "the runner to pay it")
-    p = sim_payments(sim)[inv["payment_hash"]]
+    p = wr.sim_payments(sim)[inv["payment_hash"]]
     assert p["status"] == "Success" and int(p["sessions"], 16) == 1, p
     assert ledger_once(db, wid) == (1, 0)
     assert user_balance(db, user) == 93 * CKB
