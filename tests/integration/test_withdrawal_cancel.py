@@ -559,6 +559,9 @@ def test_api_race_claimed_before_send_is_refused_then_paid(start_daemon, db, sim
     p = wr.sim_payments(sim)[inv["payment_hash"]]
     assert p["status"] == "Success" and int(p["sessions"], 16) == 1, p
     assert ledger_once(db, wid) == (1, 0)
+    # Paid: refused for good.
+    e = refused(admin.call("withdrawals.cancel", {"id": wid}), "NOT_CANCELLABLE", "COMPLETED")
+    assert "paid" in e["message"], e
     assert user_balance(db, user) == 93 * CKB
     assert db.one("SELECT count(*) FROM audit_log WHERE subject = %s", (wid,))[0] == 0
     reconcile_clean(db.url)
