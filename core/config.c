@@ -13,6 +13,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/policy.h"
 
 #define CONFIG_ENV_PREFIX "FIBERLINK_"
 #define CONFIG_MAX_FILE_BYTES (1024 * 1024)
@@ -92,7 +93,7 @@ static const struct config_key keys[] = {
     STR_KEY(withdraw_max_per_request, CONFIG_KIND_STRING, 0),
     STR_KEY(withdraw_user_daily, CONFIG_KIND_STRING, 0),
     STR_KEY(withdraw_app_daily, CONFIG_KIND_STRING, 0),
-    INT_KEY(withdraw_cooldown_seconds, 0, 86400 * 30),
+    INT_KEY(withdraw_cooldown_seconds, 0, POLICY_COOLDOWN_MAX),
     STR_KEY(withdraw_max_fee, CONFIG_KIND_STRING, 0),
     INT_KEY(withdraw_max_fee_ppm, 0, 1000000),
     INT_KEY(withdraw_retry_budget, 0, 1000),
