@@ -651,6 +651,12 @@ done:
     return problem;
 }
 
+int config_onchain_enabled(const struct config *c)
+{
+    return c->ckb_rpc_url != NULL && c->ckb_rpc_url[0] != '\0' &&
+           c->ckb_hot_wallet_key_file != NULL && c->ckb_hot_wallet_key_file[0] != '\0';
+}
+
 int config_validate_serve(const struct config *c, char *err, size_t errsz)
 {
     const char *problem;

@@ -35,9 +35,9 @@ struct rpc;
 struct rpc_call {
     struct rpc *rpc;
     const struct rpc_env *env;
-    h2o_req_t *req;      /* NULL once the client has gone */
+    h2o_req_t *req; /* NULL once the client has gone */
     const char *method;
-    json_t *params;      /* always an object */
+    json_t *params; /* always an object */
     char app_id[AUTH_APP_ID_MAX + 1];
     /* private */
     struct jsonrpc_request _jr;
@@ -75,6 +75,10 @@ void rpc_reply_error(struct rpc_call *call, enum api_error e, const char *messag
 void rpc_reply_param_error(struct rpc_call *call, const struct jsonrpc_param_error *pe,
                            const char *reason);
 
+/* Reads the "asset" param: a known asset enabled on this hub (else *reason = "ASSET_NOT_ALLOWED").
+ * Pure; returns 0, or -1 with the field in pe. */
+int rpc_param_asset(json_t *params, const struct asset_table *assets, const struct asset **asset,
+                    struct jsonrpc_param_error *pe, const char **reason);
 /* Reads the "asset" and "amount" params shared by tips and withdrawals: a known, enabled asset
  * (else *reason = "ASSET_NOT_ALLOWED") and a decimal amount in its units, converted to base units.
  * Pure; returns 0, or -1 with the field in pe. */
