@@ -23,6 +23,7 @@
 #include "core/loop.h"
 #include "core/nonce.h"
 #include "handlers/admin.h"
+#include "handlers/admin_policy.h"
 #include "handlers/dashboard.h"
 #include "handlers/feed.h"
 #include "handlers/health.h"
@@ -212,6 +213,7 @@ static int serve(struct config *cfg)
     dashboard_register(d.rpc);
     http_server_route(d.http, "POST", "/rpc", rpc_handle_http, d.rpc);
     d.admin = admin_new(&env);
+    admin_policy_register(d.admin);
     http_server_route(d.http, "POST", "/admin/rpc", admin_handle_http, d.admin);
     d.poller = poller_new(d.loop.ev, d.pg, d.fnn, cfg);
     d.payouts = withdrawals_runner_new(d.loop.ev, d.pg, d.fnn, cfg);
