@@ -85,15 +85,6 @@ def user():
     return "u-" + uuid.uuid4().hex[:10]
 
 
-def fund(c, sim, user_id, amount):
-    """Credits user_id through a real tip, created, paid at the simulator and settled."""
-    res = c.result("tip.create", {"postId": "p-fund", "fromUserId": "funder", "toUserId": user_id,
-                                  "asset": "CKB", "amount": amount})
-    sim.pay(res["invoice"])
-    fl.wait_until(lambda: c.result("tip.status", {"tipId": res["tipId"]})["state"] == "SETTLED",
-                  10, "the funding tip to settle")
-
-
 def withdraw(c, sim, user_id, amount):
     """withdrawal.request of amount (whole CKB, a string) to a fresh external invoice."""
     inv = sim.ok("sim_new_external_invoice", {"amount": hex(int(Decimal(amount) * CKB))})
@@ -165,11 +156,11 @@ def test_set_partial_and_get_back(admin, new_app, db):
         r.stdout
 
 
-def test_withdrawal_obeys_new_policy(admin, new_app, sim):
+def test_withdrawal_obeys_new_policy(admin, new_app, sim, db):
     """A policy changed through the admin API holds for the plugin's next withdrawal.request."""
     a = new_app("wd")
     u = user()
-    fund(a, sim, u, "10")
+    fl.fund_user(a, sim, u, "10")
     admin.call_ok("policy.set", {"appId": a.app_id, "asset": "CKB", "maxPerRequest": "3"})
     err = withdraw(a, sim, u, "4")["error"]
     assert err["code"] == -32602 and err["data"]["reason"] == "MAX_PER_REQUEST_EXCEEDED", err
@@ -288,8 +279,8 @@ def test_ledger_summary_exact(admin, community, new_app, sim, db, start_daemon):
     see it; and the hub-wide figures are the sums over every app."""
     a = new_app("led")
     u1, u2 = user(), user()
-    fund(a, sim, u1, "10")
-    fund(a, sim, u2, "5")
+    fl.fund_user(a, sim, u1, "10")
+    fl.fund_user(a, sim, u2, "5")
     sim.ok("sim_set_route_fee", {"ppm": 2000})
     try:
         w1 = withdraw(a, sim, u1, "3")["result"]
