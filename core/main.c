@@ -25,6 +25,8 @@
 #include "core/seal.h"
 #include "handlers/admin.h"
 #include "handlers/admin_apps.h"
+#include "handlers/admin_cancel.h"
+#include "handlers/admin_policy.h"
 #include "handlers/dashboard.h"
 #include "handlers/feed.h"
 #include "handlers/health.h"
@@ -235,6 +237,8 @@ static int serve(struct config *cfg)
     http_server_route(d.http, "POST", "/rpc", rpc_handle_http, d.rpc);
     d.admin = admin_new(&env);
     admin_apps_register(d.admin);
+    admin_cancel_register(d.admin);
+    admin_policy_register(d.admin);
     http_server_route(d.http, "POST", "/admin/rpc", admin_handle_http, d.admin);
     d.poller = poller_new(d.loop.ev, d.pg, d.fnn, cfg);
     d.payouts = withdrawals_runner_new(d.loop.ev, d.pg, d.fnn, cfg);
