@@ -14,11 +14,12 @@
 #include "core/seal.h"
 #include "storage/apps.h"
 
-/* A blocking connection that gives up after 10 s instead of libpq's default of waiting forever. */
+/* A blocking connection that gives up after 10 s instead of libpq's default of waiting forever
+ * (a connect_timeout in database_url, expanded after it, wins). */
 static PGconn *connect_db(const char *conninfo, char *err, size_t errsz)
 {
-    const char *const keys[] = {"dbname", "connect_timeout", NULL};
-    const char *const values[] = {conninfo, "10", NULL};
+    const char *const keys[] = {"connect_timeout", "dbname", NULL};
+    const char *const values[] = {"10", conninfo, NULL};
     PGconn *conn = PQconnectdbParams(keys, values, 1);
     if (PQstatus(conn) != CONNECTION_OK) {
         snprintf(err, errsz, "cannot connect to the database: %s", PQerrorMessage(conn));
