@@ -120,7 +120,7 @@ int cli_app_reseal(const char *conninfo, const struct seal_keyring *keys, const 
     struct apps_reseal_stats st;
     PGconn *conn = connect_db(conninfo, err, errsz);
     if (conn == NULL)
-        return -1;
+        return -2;
     int rc = apps_reseal(conn, keys, actor, &st, err, errsz);
     PQfinish(conn);
     if (rc != 0)

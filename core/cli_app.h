@@ -26,7 +26,8 @@ int cli_app_create(const char *conninfo, const struct seal_keyring *keys, const 
 
 /* Seals legacy plaintext secrets and seals again what an older key of the ring sealed (storage/
  * apps.h apps_reseal), for `serve` at start-up, `migrate` and `app reseal`. *changed = rows
- * changed. 0, or -1 with a message in err naming the setting to fix. */
+ * changed. 0; -2 when the database cannot be reached (message in err); or -1 with a message in
+ * err naming the setting to fix. */
 int cli_app_reseal(const char *conninfo, const struct seal_keyring *keys, const char *actor,
                    int *changed, char *summary, size_t summarysz, char *err, size_t errsz)
     __attribute__((warn_unused_result));

@@ -169,13 +169,20 @@ static int serve(struct config *cfg)
     }
     /* Before anything serves: every stored secret must open with the configured keys, and is
      * sealed (again) under the current one (docs/operations.md "Rotating secrets_key"). */
-    if (cli_app_reseal(cfg->database_url, &keys, "serve:start-up", &changed, summary,
-                       sizeof summary, err, sizeof err) != 0) {
+    int sealed = cli_app_reseal(cfg->database_url, &keys, "serve:start-up", &changed, summary,
+                                sizeof summary, err, sizeof err);
+    if (sealed == -2) {
+        /* A database that is away at start must not keep the daemon down (ARCHITECTURE.md 6):
+         * it serves 503 until the pool connects, and each app's secret is opened (and a legacy
+         * one sealed) by its first lookup. */
+        log_event(LOG_WARN, "serve.secrets_deferred", "reason=database_unreachable");
+    } else if (sealed != 0) {
         fprintf(stderr, "fiberlinkd: stored secrets: %s\n", err);
         seal_keyring_dispose(&keys);
         return 1;
+    } else {
+        log_event(changed > 0 ? LOG_INFO : LOG_DEBUG, "serve.secrets", "%s", summary);
     }
-    log_event(changed > 0 ? LOG_INFO : LOG_DEBUG, "serve.secrets", "%s", summary);
     signal(SIGPIPE, SIG_IGN);
     fault_init();
     if (loop_init(&d.loop) != 0)
