@@ -29,15 +29,18 @@ CREATE INDEX withdrawals_app_user_created_idx ON withdrawals (app_id, user_id, c
 -- A timeline reads the ledger transfers of one tip or withdrawal by ref (the id as text, as
 -- every money step writes it). One entry per transfer.
 CREATE INDEX transfers_ref_idx ON transfers (ref);
+-- And the admin calls that changed it (withdrawals.cancel, ...): audit rows whose subject it is.
+CREATE INDEX audit_log_subject_idx ON audit_log (subject) WHERE subject IS NOT NULL;
 
 -- ---- timelines ----
 -- Each item is (at, kind, details). The order is the order of the steps: items written by one
 -- step are listed together, the node's answer first, then the evidence, the state change, the
--- ledger transfers and the webhook deliveries it caused. Technically every item has a group (the
--- event row of its step: at, id) and a rank within it (0 answer, 10 evidence, 20 event, 30
--- transfer, 40 webhook); items are sorted by (group at, group id, rank, own at, own id).
--- A transfer or a webhook delivery joins the group of the state change its step made: the
--- transfer kind or event type names the state (SETTLEMENT -> SETTLED, WITHDRAWAL_RESERVE ->
+-- ledger transfers, the admin call that made it and the webhook deliveries it caused. Technically
+-- every item has a group (the event row of its step: at, id) and a rank within it (0 answer, 10
+-- evidence, 20 event, 30 transfer, 35 admin call, 40 webhook); items are sorted by (group at,
+-- group id, rank, own at, own id).
+-- A transfer, an audit row or a webhook delivery joins the group of the state change its step
+-- made: the transfer kind, audited method or event type names the state (SETTLEMENT -> SETTLED, WITHDRAWAL_RESERVE ->
 -- PENDING (creation), WITHDRAWAL_PAYOUT and _FEE -> COMPLETED, WITHDRAWAL_REFUND -> FAILED;
 -- tip.settled -> SETTLED ...), and of the events into that state the one nearest in time is its
 -- step (the final states have exactly one). Anything else stands at its own time. An item's own
@@ -73,6 +76,7 @@ LANGUAGE sql IMMUTABLE AS $$
         WHEN 'withdrawal.completed' THEN 'COMPLETED'
         WHEN 'withdrawal.failed' THEN 'FAILED'
         WHEN 'withdrawal.liquidity_pending' THEN 'LIQUIDITY_PENDING'
+        WHEN 'withdrawals.cancel' THEN 'FAILED'
     END
 $$;
 
@@ -83,7 +87,8 @@ LANGUAGE sql STABLE AS $$
       FROM accounts a WHERE a.id = p_account
 $$;
 
--- The items every kind of money shares: its ledger transfers, its webhook deliveries and their
+-- The items every kind of money shares: its ledger transfers, the admin calls that changed it
+-- (audit rows: rank 35, after the transfers of the same step), its webhook deliveries and their
 -- attempts. p_events: the money's state-changing events (at, id, next_state) to group with.
 CREATE FUNCTION fl_admin_money_items(p_app text, p_ref text, p_subject text,
                                      p_events jsonb)
@@ -109,6 +114,15 @@ LANGUAGE sql STABLE AS $$
       LEFT JOIN LATERAL (
           SELECT ev.at, ev.id FROM ev WHERE ev.state = fl_admin_step_state(x.kind)
            ORDER BY abs(extract(epoch FROM ev.at - x.created_at)), ev.id LIMIT 1) g ON true
+    UNION ALL
+    SELECT coalesce(g.at, a.at), coalesce(g.id, 0), 35, a.at, a.id, 'admin_action',
+           jsonb_build_object('auditId', a.id, 'actor', a.actor, 'method', a.method,
+                              'params', a.params)
+      FROM audit_log a
+      LEFT JOIN LATERAL (
+          SELECT ev.at, ev.id FROM ev WHERE ev.state = fl_admin_step_state(a.method)
+           ORDER BY abs(extract(epoch FROM ev.at - a.at)), ev.id LIMIT 1) g ON true
+     WHERE a.subject = p_ref AND a.app_id = p_app
     UNION ALL
     SELECT coalesce(g.at, d.created_at), coalesce(g.id, 0), 40, d.created_at, d.id, 'webhook',
            jsonb_build_object('deliveryId', d.id, 'eventId', d.event_id,
@@ -136,7 +150,7 @@ $$;
 --   payment        {paymentHash, amount}: the settled invoice and the amount the node reported
 --   state_change   {from, to, source, reason, detail}; a change a node check caused (Paid,
 --                  Cancelled) comes right after that check's node_check
---   transfer, webhook, webhook_attempt (fl_admin_money_items)
+--   transfer, admin_action, webhook, webhook_attempt (fl_admin_money_items)
 CREATE FUNCTION fl_admin_tip_timeline(p_tip uuid, p_keep integer)
 RETURNS TABLE (n bigint, at timestamptz, kind text, item jsonb)
 LANGUAGE sql STABLE AS $$
@@ -207,12 +221,15 @@ $$;
 --                  transaction committed in a block or back out of it by a reorg)
 --   events_omitted {count}
 --   state_change   {from, to, source, detail, error, reason}: error (instead of detail) is the
---                  trouble that sent it to RETRY_PENDING or FAILED; reason the failure reason
+--                  trouble that sent it to RETRY_PENDING or FAILED (not an admin's cancel);
+--                  reason the failure reason
+--   admin_action   {auditId, actor, method, params}: an admin call that changed it (the audit
+--                  row), with the state change it made
 --   payment        {paymentHash, fee}: the Fiber payment that completed it
 --   transaction    {txHash, outputIndex, amount, txState, txFee, fee, blockNumber, blockHash,
 --                  confirmations, sendCount, lastError, abandonReason}: each on-chain
 --                  transaction that carried it (the confirmed one with its completion)
---   transfer, webhook, webhook_attempt (fl_admin_money_items)
+--   transfer, admin_action, webhook, webhook_attempt (fl_admin_money_items)
 CREATE FUNCTION fl_admin_withdrawal_timeline(p_id uuid, p_keep integer)
 RETURNS TABLE (n bigint, at timestamptz, kind text, item jsonb)
 LANGUAGE sql STABLE AS $$
@@ -252,7 +269,7 @@ LANGUAGE sql STABLE AS $$
                     WHEN e.prev_state = e.next_state
                     THEN jsonb_build_object('state', e.next_state, 'source', e.source,
                                             'detail', e.detail)
-                    WHEN e.next_state IN ('RETRY_PENDING', 'FAILED')
+                    WHEN e.next_state IN ('RETRY_PENDING', 'FAILED') AND e.source <> 'admin'
                     THEN jsonb_build_object('from', e.prev_state, 'to', e.next_state,
                                             'source', e.source, 'detail', NULL,
                                             'error', e.detail,
@@ -261,7 +278,10 @@ LANGUAGE sql STABLE AS $$
                                                       END)
                     ELSE jsonb_build_object('from', e.prev_state, 'to', e.next_state,
                                             'source', e.source, 'detail', e.detail,
-                                            'error', NULL, 'reason', NULL)
+                                            'error', NULL,
+                                            'reason', CASE WHEN e.next_state = 'FAILED'
+                                                           THEN (SELECT w.failure_reason FROM w)
+                                                      END)
                END AS item
           FROM shown e
         UNION ALL

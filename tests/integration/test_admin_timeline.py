@@ -219,6 +219,38 @@ def test_withdrawal_refused_by_the_node_is_refunded(admin, client, sim, db):
     assert r["credit"] == {"kind": "USER", "userId": user}
 
 
+def test_cancelled_withdrawal_shows_who_cancelled_it(admin, client, sim, db):
+    """withdrawals.cancel of a PENDING withdrawal: the change to FAILED by the admin, the refund
+    and the audited call, in that order, after the creation and the reservation."""
+    user = f"tl-cx-{uuid.uuid4().hex[:6]}"
+    fund(client, sim, db, user, "20")
+    wid = str(uuid.uuid4())
+    # The balance gate itself, and in the same transaction a first attempt a year away, so the
+    # runner leaves it PENDING for the cancel.
+    with psycopg.connect(db.url) as c:
+        (outcome,) = c.execute(
+            "SELECT outcome FROM fl_withdrawal_request(%s, 'forum1', %s, 'CKB', %s, "
+            "'fibt-cancel-me', %s, NULL, 'direct', true, 1, %s, %s, %s, 0, 0)",
+            (wid, user, 4 * CKB, "0x" + uuid.uuid4().hex * 2, 100 * CKB, 100 * CKB,
+             1000 * CKB)).fetchone()
+        assert outcome == "CREATED"
+        c.execute("UPDATE withdrawals SET next_attempt_at = now() + interval '1 year' "
+                  "WHERE id = %s", (wid,))
+    admin.call_ok("withdrawals.cancel", {"id": wid})
+    got = admin.call_ok("withdrawals.get", {"id": wid})
+    assert got["state"] == "FAILED" and got["failureReason"] == "CANCELLED_BY_ADMIN"
+    tl = got["timeline"]
+    created = find(tl, "created", state="PENDING")
+    reserve = find(tl, "transfer", transferKind="WITHDRAWAL_RESERVE")
+    cancelled = find(tl, "state_change", **{"from": "PENDING", "to": "FAILED"}, source="admin",
+                     reason="CANCELLED_BY_ADMIN", error=None)
+    refund = find(tl, "transfer", transferKind="WITHDRAWAL_REFUND", amount="4")
+    action = find(tl, "admin_action", actor=admin.name, method="withdrawals.cancel")
+    assert created < reserve < cancelled < refund < action == last_step(tl), tl
+    assert tl[action]["params"] == {"id": wid}
+    assert admin.name in tl[cancelled]["detail"]
+
+
 # ---- timelines from rows written directly ----
 
 def new_tip(db, app, created_at="now()", state="UNPAID", from_user="a", to_user="b",
