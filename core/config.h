@@ -31,11 +31,19 @@ struct config {
                             apps, 1..100000, default 50 */
     char *fnn_currency;  /* "fnn_currency": Fibb | Fibt | Fibd, default Fibt */
     char *preimage_key; /* "preimage_key": server secret ≥ 16 bytes (secret; required by serve) */
-    int invoice_expiry; /* "invoice_expiry": seconds, 60..2592000, default 3600 */
+    /* "secrets_key": 64 hex digits (secret, optional): the key app and webhook secrets are sealed
+     * with (core/seal.h); unset: derived from preimage_key. "secrets_key_previous": the same, the
+     * key before a rotation of secrets_key; values sealed with it are opened and sealed again. */
+    char *secrets_key;
+    char *secrets_key_previous;
+    int invoice_expiry;    /* "invoice_expiry": seconds, 60..2592000, default 3600 */
     size_t max_body_bytes; /* "max_body_bytes": 1024..16777216, default 65536 */
     int rate_limit; /* "rate_limit": requests per app+method per window, 1..1000000000, default 300
                      */
     int rate_limit_window; /* "rate_limit_window": seconds, 1..86400, default 60 */
+    /* failed /admin/rpc logins per source address per window (handlers/admin.c) */
+    int admin_login_failures; /* "admin_login_failures": 1..1000000, default 10 */
+    int admin_login_window;   /* "admin_login_window": seconds, 1..86400, default 60 */
     char
         *usdi_udt_type_script_json; /* "usdi_udt_type_script_json":
                                        {"code_hash","hash_type","args"}; empty = USDI not allowed */
@@ -138,5 +146,7 @@ int config_load_env(struct config *c, char **envp, char *err, size_t errsz);
  * script JSON well-formed when set). */
 int config_validate_serve(const struct config *c, char *err, size_t errsz);
 void config_dispose(struct config *c);
+/* 1 when on-chain payouts are configured: a CKB node URL and a hot wallet key file are both set. */
+int config_onchain_enabled(const struct config *c);
 
 #endif

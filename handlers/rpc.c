@@ -1,6 +1,10 @@
 /* See rpc.h. Check order (API.md): envelope → app known → headers present → timestamp window →
  * signature → nonce unused → rate limit → dispatch. Every authentication failure is the same
- * -32001 "Unauthorized" with no detail; the reason is logged at debug level only. */
+ * -32001 "Unauthorized" with no detail; the reason is logged at debug level only.
+ *
+ * The call lifecycle (start, owner, list of calls in flight, answer, deferred release, abort at
+ * rpc_free) is shared with /admin/rpc (handlers/admin.c), which plugs its own authentication in
+ * through rpc_new_endpoint and rpc_call_start. */
 #include "handlers/rpc.h"
 
 #include <stdlib.h>
@@ -16,7 +20,10 @@
 
 struct rpc {
     const struct rpc_env *env;
+    const struct rpc_endpoint_ops *ops;
+    void *ext;               /* the endpoint's state (NULL for /rpc) */
     struct hashmap *methods; /* name → struct method */
+    /* /rpc only (NULL on another endpoint) */
     struct app_cache *apps;
     struct nonce_store *nonces;
     struct ratelimit *limits;
@@ -33,6 +40,7 @@ struct rpc_owned {
 
 struct method {
     rpc_method_fn fn;
+    unsigned flags;
     char *name;
 };
 
@@ -42,16 +50,32 @@ struct rpc_call_token {
     struct rpc_call *call;
 };
 
-struct rpc *rpc_new(const struct rpc_env *env, struct nonce_store *nonces)
+static const struct rpc_endpoint_ops app_ops = {.name = "rpc"};
+
+struct rpc *rpc_new_endpoint(const struct rpc_env *env, const struct rpc_endpoint_ops *ops,
+                             void *ext)
 {
     struct rpc *r = xcalloc(1, sizeof *r);
     r->env = env;
+    r->ops = ops;
+    r->ext = ext;
     r->methods = hashmap_new();
-    r->apps = app_cache_new(env->pg, APP_CACHE_MAX_ENTRIES, env->cfg->app_lookup_rate);
-    r->nonces = nonces;
-    r->limits = ratelimit_new(env->cfg->rate_limit, env->cfg->rate_limit_window);
     r->reap = reap_new(env->loop->ev);
     return r;
+}
+
+struct rpc *rpc_new(const struct rpc_env *env, struct nonce_store *nonces)
+{
+    struct rpc *r = rpc_new_endpoint(env, &app_ops, NULL);
+    r->apps = app_cache_new(env->pg, env->keys, APP_CACHE_MAX_ENTRIES, env->cfg->app_lookup_rate);
+    r->nonces = nonces;
+    r->limits = ratelimit_new(env->cfg->rate_limit, env->cfg->rate_limit_window);
+    return r;
+}
+
+void *rpc_endpoint_ext(const struct rpc *r)
+{
+    return r->ext;
 }
 
 static void free_method(void *p)
@@ -93,6 +117,15 @@ void rpc_call_own(struct rpc_call *call, void *ctx, void (*dispose)(void *ctx))
     call->_owned = o;
 }
 
+static void call_release(void *p)
+{
+    struct rpc_call *call = p;
+    if (call->rpc->ops->call_dispose != NULL)
+        call->rpc->ops->call_dispose(call);
+    jsonrpc_request_dispose(&call->_jr);
+    free(call);
+}
+
 /* A call still in flight when the daemon stops: its queries and node calls are cancelled first,
  * so no handler callback can run later into what is freed here. */
 static void call_abort(struct rpc_call *call)
@@ -100,15 +133,15 @@ static void call_abort(struct rpc_call *call)
     struct rpc *r = call->rpc;
     unsigned q = pg_pool_cancel_owner(r->env->pg, call->_owner);
     unsigned n = fnn_client_cancel_owner(r->env->fnn, call->_owner);
-    log_event(LOG_WARN, "rpc.aborted", "method=%s app_id=%s db_queries=%u node_calls=%u",
-              call->method != NULL ? call->method : "-", call->app_id, q, n);
+    log_event(LOG_WARN, "rpc.aborted",
+              "method=%s app_id=%s db_queries=%u node_calls=%u endpoint=%s",
+              call->method != NULL ? call->method : "-", call->app_id, q, n, r->ops->name);
     owned_drop(call, 1);
     if (call->_token != NULL)
         call->_token->call = NULL;
     call_unlink(call);
     r->inflight--;
-    jsonrpc_request_dispose(&call->_jr);
-    free(call);
+    call_release(call);
 }
 
 void rpc_free(struct rpc *r)
@@ -123,15 +156,35 @@ void rpc_free(struct rpc *r)
     reap_free(r->reap);
     hashmap_free(r->methods, free_method);
     ratelimit_free(r->limits);
+    if (r->ops->free_ext != NULL)
+        r->ops->free_ext(r->ext);
     free(r);
+}
+
+void rpc_register_flags(struct rpc *r, const char *name, rpc_method_fn fn, unsigned flags)
+{
+    struct method *m = xcalloc(1, sizeof *m);
+    m->fn = fn;
+    m->flags = flags;
+    m->name = xstrdup(name);
+    struct method *old = hashmap_put(r->methods, name, strlen(name), m);
+    if (old != NULL)
+        free_method(old);
 }
 
 void rpc_register(struct rpc *r, const char *name, rpc_method_fn fn)
 {
-    struct method *m = xcalloc(1, sizeof *m);
-    m->fn = fn;
-    m->name = xstrdup(name);
-    hashmap_put(r->methods, name, strlen(name), m);
+    rpc_register_flags(r, name, fn, 0);
+}
+
+int rpc_method_find(const struct rpc *r, const char *name, rpc_method_fn *fn, unsigned *flags)
+{
+    struct method *m = hashmap_get(r->methods, name, strlen(name));
+    if (m == NULL)
+        return -1;
+    *fn = m->fn;
+    *flags = m->flags;
+    return 0;
 }
 
 unsigned rpc_inflight(const struct rpc *r)
@@ -148,13 +201,6 @@ static void token_dispose(void *p)
     }
 }
 
-static void call_release(void *p)
-{
-    struct rpc_call *call = p;
-    jsonrpc_request_dispose(&call->_jr);
-    free(call);
-}
-
 static void call_free(struct rpc_call *call)
 {
     if (call->_token != NULL)
@@ -165,6 +211,11 @@ static void call_free(struct rpc_call *call)
     /* Answered from inside a handler's callback, whose frames may still read the call (its
      * app_id, its env): the memory goes at the end of this loop iteration. */
     reap_later(call->rpc->reap, call, call_release);
+}
+
+void rpc_call_drop(struct rpc_call *call)
+{
+    call_free(call);
 }
 
 static void send_answer(struct rpc_call *call, int status, char *json)
@@ -274,13 +325,18 @@ static void on_nonce(void *ctx, enum nonce_result result)
     }
 }
 
-static void authenticate(struct rpc_call *call, int found, const char *secret)
+static void on_app(void *ctx, enum pg_outcome outcome, const struct apps_secrets *s);
+static void on_app_rechecked(void *ctx, enum pg_outcome outcome, const struct apps_secrets *s);
+
+/* rechecked: s was read again after a first signature check failed against the cached secrets
+ * (app_cache_recheck: the secret may have been rotated on another daemon). */
+static void authenticate(struct rpc_call *call, const struct apps_secrets *s, int rechecked)
 {
     if (call->req == NULL) {
         call_free(call);
         return;
     }
-    if (!found) {
+    if (!s->found) {
         unauthorized(call, "unknown_app");
         return;
     }
@@ -289,8 +345,12 @@ static void authenticate(struct rpc_call *call, int found, const char *secret)
     int64_t now = (int64_t)time(NULL), ts;
     enum auth_result ar = auth_check_headers(&h, now, &ts);
     if (ar == AUTH_OK)
-        ar = auth_check_signature(&h, secret, strlen(secret), call->req->entity.base,
-                                  call->req->entity.len);
+        ar = auth_check_app_signature(&h, s, ev_time(), call->req->entity.base,
+                                      call->req->entity.len);
+    if (ar == AUTH_BAD_SIGNATURE && !rechecked &&
+        app_cache_recheck(call->rpc->apps, call->app_id, ev_now(call->rpc->env->loop->ev),
+                          on_app_rechecked, call) == APP_CACHE_PENDING)
+        return;
     if (ar != AUTH_OK) {
         static const char *const why[] = {"ok", "missing_header", "bad_timestamp", "stale",
                                           "bad_signature"};
@@ -305,9 +365,9 @@ static void authenticate(struct rpc_call *call, int found, const char *secret)
         on_nonce(call, nr);
 }
 
-static void on_app(void *ctx, enum pg_outcome outcome, int found, const char *secret)
+static void app_answered(struct rpc_call *call, enum pg_outcome outcome,
+                         const struct apps_secrets *s, int rechecked)
 {
-    struct rpc_call *call = ctx;
     /* The lookup belongs to the cache (shared by every call waiting on that id); what follows
      * is this call's own work. */
     owner_id prev = owner_enter(call->_owner);
@@ -319,16 +379,46 @@ static void on_app(void *ctx, enum pg_outcome outcome, int found, const char *se
         else
             rpc_reply_error(call, API_ERR_INTERNAL, NULL, NULL);
     } else {
-        authenticate(call, found, secret);
+        authenticate(call, s, rechecked);
     }
     owner_leave(prev);
 }
 
-static void handle(struct rpc *r, struct rpc_call *call, h2o_req_t *req);
-
-int rpc_handle_http(void *data, h2o_req_t *req)
+static void on_app(void *ctx, enum pg_outcome outcome, const struct apps_secrets *s)
 {
-    struct rpc *r = data;
+    app_answered(ctx, outcome, s, 0);
+}
+
+static void on_app_rechecked(void *ctx, enum pg_outcome outcome, const struct apps_secrets *s)
+{
+    app_answered(ctx, outcome, s, 1);
+}
+
+/* The envelope, then the endpoint's next step; the call is already in flight either way. */
+static void start(struct rpc_call *call, void (*next)(struct rpc_call *call))
+{
+    call->_token = http_req_alloc_shared(call->req, sizeof *call->_token, token_dispose);
+    call->_token->call = call;
+
+    const char *why = NULL;
+    enum api_error e =
+        jsonrpc_parse(call->req->entity.base, call->req->entity.len, &call->_jr, &why);
+    if (e != API_ERR_NONE) {
+        json_t *errdata = NULL;
+        if (e == API_ERR_INVALID_PARAMS) {
+            errdata = json_object();
+            json_object_set_new(errdata, "field", json_string("params"));
+        }
+        rpc_reply_error(call, e, why, errdata);
+        return;
+    }
+    call->method = call->_jr.method;
+    call->params = call->_jr.params;
+    next(call);
+}
+
+int rpc_call_start(struct rpc *r, h2o_req_t *req, void (*next)(struct rpc_call *call))
+{
     struct rpc_call *call = xcalloc(1, sizeof *call);
     call->rpc = r;
     call->env = r->env;
@@ -341,30 +431,23 @@ int rpc_handle_http(void *data, h2o_req_t *req)
     r->calls = call;
     r->inflight++;
     owner_id prev = owner_enter(call->_owner);
-    handle(r, call, req);
+    start(call, next);
     owner_leave(prev);
     return 0;
 }
 
-static void handle(struct rpc *r, struct rpc_call *call, h2o_req_t *req)
+static void app_authenticate(struct rpc_call *call);
+
+int rpc_handle_http(void *data, h2o_req_t *req)
 {
-    call->_token = http_req_alloc_shared(req, sizeof *call->_token, token_dispose);
-    call->_token->call = call;
+    return rpc_call_start(data, req, app_authenticate);
+}
 
-    const char *why = NULL;
-    enum api_error e = jsonrpc_parse(req->entity.base, req->entity.len, &call->_jr, &why);
-    if (e != API_ERR_NONE) {
-        json_t *errdata = NULL;
-        if (e == API_ERR_INVALID_PARAMS) {
-            errdata = json_object();
-            json_object_set_new(errdata, "field", json_string("params"));
-        }
-        rpc_reply_error(call, e, why, errdata);
-        return;
-    }
-    call->method = call->_jr.method;
-    call->params = call->_jr.params;
-
+/* /rpc's authentication: the app's secret (cached), then authenticate() and the nonce. */
+static void app_authenticate(struct rpc_call *call)
+{
+    struct rpc *r = call->rpc;
+    h2o_req_t *req = call->req;
     h2o_iovec_t app = http_header(req, "x-app-id");
     if (app.base == NULL || app.len == 0 || app.len > AUTH_APP_ID_MAX ||
         memchr(app.base, '\0', app.len) != NULL) {
@@ -374,12 +457,10 @@ static void handle(struct rpc *r, struct rpc_call *call, h2o_req_t *req)
     memcpy(call->app_id, app.base, app.len);
     call->app_id[app.len] = '\0';
 
-    int found = 0;
-    const char *secret = NULL;
-    switch (app_cache_get(r->apps, call->app_id, ev_now(r->env->loop->ev), &found, &secret, on_app,
-                          call)) {
+    const struct apps_secrets *s = NULL;
+    switch (app_cache_get(r->apps, call->app_id, ev_now(r->env->loop->ev), &s, on_app, call)) {
     case APP_CACHE_HIT:
-        authenticate(call, found, secret);
+        authenticate(call, s, 0);
         break;
     case APP_CACHE_LIMITED:
         /* Ids that are not known apps get a bounded number of queries per second. */
@@ -391,11 +472,11 @@ static void handle(struct rpc *r, struct rpc_call *call, h2o_req_t *req)
     }
 }
 
-int rpc_param_asset_amount(json_t *p, const struct asset_table *assets,
-                           const struct asset **asset, int64_t *amount,
-                           struct jsonrpc_param_error *pe, const char **reason)
+int rpc_param_asset(json_t *p, const struct asset_table *assets, const struct asset **asset,
+                    struct jsonrpc_param_error *pe, const char **reason)
 {
     const char *code = NULL;
+    *asset = NULL;
     if (jsonrpc_param_string(p, "asset", 1, 16, &code, pe) != 0)
         return -1;
     int known;
@@ -409,6 +490,14 @@ int rpc_param_asset_amount(json_t *p, const struct asset_table *assets,
         *reason = "ASSET_NOT_ALLOWED";
         return -1;
     }
+    return 0;
+}
+
+int rpc_param_asset_amount(json_t *p, const struct asset_table *assets, const struct asset **asset,
+                           int64_t *amount, struct jsonrpc_param_error *pe, const char **reason)
+{
+    if (rpc_param_asset(p, assets, asset, pe, reason) != 0)
+        return -1;
     json_t *v = json_object_get(p, "amount");
     if (!json_is_string(v)) {
         pe->field = "amount";
@@ -416,8 +505,8 @@ int rpc_param_asset_amount(json_t *p, const struct asset_table *assets,
                  "amount must be a decimal string such as \"10.5\"");
         return -1;
     }
-    enum amount_err ae = amount_parse(json_string_value(v), json_string_length(v),
-                                      (*asset)->decimals, amount);
+    enum amount_err ae =
+        amount_parse(json_string_value(v), json_string_length(v), (*asset)->decimals, amount);
     if (ae != AMOUNT_OK) {
         pe->field = "amount";
         snprintf(pe->message, sizeof pe->message, "amount %s", amount_err_text(ae));
