@@ -80,7 +80,7 @@ static const char ALERT_ACK_SQL[] =
 
 static const char WEBHOOK_SET_SQL[] =
     "SELECT w.created, w.url, array_to_json(w.events) AS events, w.enabled"
-    "  FROM fl_webhook_set($1, $2, $3::text[], $4::boolean, $5::bytea, $6, $7::jsonb) w";
+    "  FROM fl_webhook_set($1, $2, $3::text[], $4::boolean, decode($5, 'hex'), $6, $7::jsonb) w";
 
 #define DELIVERY_COLS(d)                                                                           \
     d ".id, " d ".app_id, " d ".event_id, " d ".event_type, " d ".subject_kind, "                 \

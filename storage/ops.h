@@ -88,7 +88,7 @@ struct ops_webhook {
 /* w is NULL when there is no such app (or outcome is not PG_OK). */
 typedef void (*ops_webhook_cb)(void *ctx, enum pg_outcome outcome, const struct ops_webhook *w);
 /* webhooks.set: events a text[] literal of validated names; enabled 1, 0 or -1 (keep; true for a
- * new receiver); secret_enc the sealed secret as bytea text ("\\x" + hex), stored only when the
+ * new receiver); secret_enc the sealed secret as hex (apps_seal_hex), stored only when the
  * receiver is created by this call. */
 struct pg_query *ops_webhook_set(struct pg_pool *pool, const char *app_id, const char *url,
                                  const char *events, int enabled, const char *secret_enc,
