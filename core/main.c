@@ -27,6 +27,7 @@
 #include "handlers/admin_apps.h"
 #include "handlers/admin_cancel.h"
 #include "handlers/admin_money.h"
+#include "handlers/admin_ops.h"
 #include "handlers/admin_policy.h"
 #include "handlers/dashboard.h"
 #include "handlers/feed.h"
@@ -248,6 +249,7 @@ static int serve(struct config *cfg)
     admin_cancel_register(d.admin);
     admin_money_register(d.admin);
     admin_policy_register(d.admin);
+    admin_ops_register(d.admin);
     http_server_route(d.http, "POST", "/admin/rpc", admin_handle_http, d.admin);
     d.poller = poller_new(d.loop.ev, d.pg, d.fnn, cfg);
     d.payouts = withdrawals_runner_new(d.loop.ev, d.pg, d.fnn, cfg);
