@@ -1,6 +1,7 @@
-/* See dashboard.h. The figures, the tip list and the withdrawal list are independent reads sent
- * together (the pool pipelines them); the answer is assembled when all are back. A failure of any
- * is a -32603: half a dashboard would show a balance that disagrees with the lists beside it. */
+/* See dashboard.h. The figures, the tip list, the withdrawal list and (with includeAdmin) the
+ * admin block are independent reads sent together (the pool pipelines them); the answer is
+ * assembled when all are back. A failure of any is a -32603: half a dashboard would show a balance
+ * that disagrees with the lists beside it. */
 #include "handlers/dashboard.h"
 
 #include <stdio.h>
@@ -72,6 +73,25 @@ int dashboard_parse_params(json_t *params, struct dashboard_params *out,
     return 0;
 }
 
+char *dashboard_uri_component(const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = strlen(s);
+    char *out = xmalloc(3 * n + 1), *o = out;
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+            strchr("-_.!~*'()", *p) != NULL) {
+            *o++ = (char)*p;
+        } else {
+            *o++ = '%';
+            *o++ = hex[*p >> 4];
+            *o++ = hex[*p & 15];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
 /* ---- dashboard.summary ---- */
 
 struct summary {
@@ -81,6 +101,7 @@ struct summary {
     json_t *figures; /* balance, balances, assetBalances, stats, generatedAt */
     json_t *tips;
     json_t *withdrawals;
+    json_t *admin; /* NULL unless includeAdmin */
 };
 
 static void summary_dispose(void *p)
@@ -89,6 +110,7 @@ static void summary_dispose(void *p)
     json_decref(s->figures);
     json_decref(s->tips);
     json_decref(s->withdrawals);
+    json_decref(s->admin);
     free(s);
 }
 
@@ -102,12 +124,15 @@ static void summary_finish(struct summary *s)
         json_t *r = s->figures;
         json_object_set_new(r, "tips", s->tips);
         json_object_set_new(r, "withdrawals", s->withdrawals);
+        if (s->admin != NULL)
+            json_object_set_new(r, "admin", s->admin);
         rpc_reply(s->call, r);
-        s->figures = s->tips = s->withdrawals = NULL;
+        s->figures = s->tips = s->withdrawals = s->admin = NULL;
     }
     json_decref(s->figures);
     json_decref(s->tips);
     json_decref(s->withdrawals);
+    json_decref(s->admin);
     free(s);
 }
 
@@ -205,6 +230,55 @@ static void on_withdrawals(void *ctx, enum pg_outcome outcome,
     summary_finish(s);
 }
 
+/* Each row's "amount" (base units from the query) as a decimal string of its asset. 0 when every
+ * row has one, -1 otherwise. */
+static int render_amounts(json_t *rows, const struct asset_table *assets)
+{
+    size_t i;
+    json_t *row;
+    if (!json_is_array(rows))
+        return -1;
+    json_array_foreach (rows, i, row) {
+        json_t *amount = json_object_get(row, "amount");
+        const char *asset = json_string_value(json_object_get(row, "asset"));
+        if (!json_is_integer(amount) || asset == NULL)
+            return -1;
+        json_object_set_new(row, "amount",
+                            amount_json(json_integer_value(amount), asset_decimals(assets, asset)));
+    }
+    return 0;
+}
+
+static void on_admin(void *ctx, enum pg_outcome outcome, const char *text)
+{
+    struct summary *s = ctx;
+    json_t *admin = outcome == PG_OK ? json_loads(text, 0, NULL) : NULL;
+    json_t *board = json_object_get(admin, "pipelineBoard");
+    json_t *rows = json_object_get(board, "invoiceRows");
+    const struct asset_table *assets = s->call->env->assets;
+    if (admin == NULL || render_amounts(json_object_get(admin, "withdrawals"), assets) != 0 ||
+        render_amounts(rows, assets) != 0) {
+        log_event(LOG_WARN, "dashboard.admin_failed", "app_id=%s outcome=%d", s->call->app_id,
+                  (int)outcome);
+        json_decref(admin);
+        s->failed = 1;
+        summary_finish(s);
+        return;
+    }
+    size_t i;
+    json_t *row;
+    json_array_foreach (rows, i, row) {
+        const char *invoice = json_string_value(json_object_get(row, "invoice"));
+        char *enc = dashboard_uri_component(invoice != NULL ? invoice : "");
+        char *href = xasprintf("/fiber-link/timeline/%s", enc);
+        json_object_set_new(row, "timelineHref", json_string(href));
+        free(href);
+        free(enc);
+    }
+    s->admin = admin;
+    summary_finish(s);
+}
+
 static void dashboard_summary(struct rpc_call *call)
 {
     struct jsonrpc_param_error pe = {0};
@@ -216,13 +290,15 @@ static void dashboard_summary(struct rpc_call *call)
     struct summary *s = xcalloc(1, sizeof *s);
     s->call = call;
     rpc_call_own(call, s, summary_dispose);
-    s->waiting = 3;
+    s->waiting = dp.include_admin ? 4 : 3;
     const char *state = strcmp(dp.settlement_state, "ALL") == 0 ? NULL : dp.settlement_state;
     const char *wstate = strcmp(dp.withdrawal_state, "ALL") == 0 ? NULL : dp.withdrawal_state;
     dashboard_figures(call->env->pg, call->app_id, dp.user_id, on_figures, s);
     dashboard_tips(call->env->pg, call->app_id, dp.user_id, state, dp.limit, on_tips, s);
     dashboard_withdrawals(call->env->pg, call->app_id, dp.user_id, wstate, dp.limit, on_withdrawals,
                           s);
+    if (dp.include_admin)
+        dashboard_admin(call->env->pg, call->app_id, state, wstate, on_admin, s);
 }
 
 void dashboard_register(struct rpc *rpc)

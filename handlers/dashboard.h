@@ -1,7 +1,10 @@
 /* dashboard.summary: one user's balances per asset (available from the ledger, pending from open
  * incoming invoices, locked by withdrawals in flight), counts of the tips they received, their
- * recent tips in both directions and their recent withdrawals. The admin block comes with a later
- * issue: includeAdmin is accepted and checked now, because the forum plugin always sends it.
+ * recent tips in both directions and their recent withdrawals; with includeAdmin, the admin block
+ * the forum plugin shows its staff (storage/dashboard.h, dashboard_admin): the calling app's recent
+ * withdrawals and tips of every user, filtered by filters.withdrawalState and
+ * filters.settlementState, its tips counted by state, its newest tips with a timeline link. Only
+ * ever the calling app's: a forum never sees another forum's money or even its app id.
  *
  * The params check is a pure function, exposed for the unit tests. */
 #ifndef FL_HANDLERS_DASHBOARD_H
@@ -33,5 +36,9 @@ void dashboard_register(struct rpc *rpc);
  * "filters.withdrawalState" or "filters.settlementState". */
 int dashboard_parse_params(json_t *params, struct dashboard_params *out,
                            struct jsonrpc_param_error *err);
+
+/* s percent-encoded as JavaScript's encodeURIComponent does (every byte but A-Z a-z 0-9
+ * - _ . ! ~ * ' ( ) as %XX, upper-case hex), for the board's timelineHref. Heap string. */
+char *dashboard_uri_component(const char *s);
 
 #endif

@@ -80,6 +80,105 @@ static const char WITHDRAWALS_SQL[] =
     " WHERE w.app_id = $1 AND w.user_id = $2 AND ($3::text IS NULL OR w.state = $3) "
     " ORDER BY w.created_at DESC, w.id DESC "
     " LIMIT $4::integer";
+
+/* The admin block (dashboard.h), one statement, every list scoped to $1 and read from ordered,
+ * limited index scans:
+ *   recent       the newest ROWS tips of each state, one scan per state of
+ *                tips_app_state_created_idx: the settlement list (one state or all) and the
+ *                board's newest tips are both among them
+ *   settlements  each with its latest event after creation (tip_events_tip_idx, read backwards:
+ *                one or two entries), which dates the last check and holds its error
+ *   inflight     the app's withdrawals not yet final, whole (the runners keep them few), each
+ *                dated by its latest event (withdrawal_events_idx backwards)
+ *   done         the newest ROWS of each final state by completed_at
+ *                (withdrawals_app_state_completed_idx, 0021): a final withdrawal last changed
+ *                when it became final
+ *   stage counts three counts of the app's tips by state (index-only scans of
+ *                tips_app_state_created_idx): the one part that grows with the app's history.
+ * $1 app, $2 settlement state or NULL, $3 withdrawal state or NULL. */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define ROWS STR(DASHBOARD_ADMIN_ROWS)
+#define WD_COLUMNS(a)                                                                              \
+    a ".id, " a ".user_id, " a ".asset, " a ".amount, " a ".state, " a ".retry_count, " a           \
+    ".created_at, " a ".tx_hash, " a ".next_attempt_at, " a ".last_error"
+#define TIP_STATES "ARRAY['UNPAID', 'SETTLED', 'FAILED']"
+
+static const char ADMIN_SQL[] =
+    "WITH recent AS MATERIALIZED ("
+    "    SELECT t.* FROM unnest(" TIP_STATES ") s(st) CROSS JOIN LATERAL ("
+    "        SELECT t.id, t.invoice, t.from_user_id, t.to_user_id, t.state, t.asset, t.amount,"
+    "               t.check_count, t.failure_reason, t.next_check_at, t.created_at, t.settled_at"
+    "          FROM tips t WHERE t.app_id = $1 AND t.state = s.st"
+    "         ORDER BY t.created_at DESC, t.id DESC LIMIT " ROWS ") t"
+    "), settlements AS ("
+    "    SELECT r.*, e.at AS checked_at,"
+    "           CASE WHEN e.prev_state = e.next_state AND e.node_status IS NULL"
+    "                THEN e.detail END AS last_error"
+    "      FROM (SELECT * FROM recent WHERE $2::text IS NULL OR state = $2::text"
+    "             ORDER BY created_at DESC, id DESC LIMIT " ROWS ") r"
+    "      LEFT JOIN LATERAL ("
+    "          SELECT e.at, e.prev_state, e.next_state, e.node_status, e.detail"
+    "            FROM tip_events e WHERE e.tip_id = r.id AND e.prev_state IS NOT NULL"
+    "           ORDER BY e.id DESC LIMIT 1) e ON true"
+    "), board AS ("
+    "    SELECT * FROM recent ORDER BY created_at DESC, id DESC LIMIT " ROWS
+    "), inflight AS ("
+    "    SELECT " WD_COLUMNS("w") ", coalesce(e.at, w.created_at) AS updated_at"
+    "      FROM withdrawals w"
+    "      LEFT JOIN LATERAL (SELECT e.at FROM withdrawal_events e WHERE e.withdrawal_id = w.id"
+    "                          ORDER BY e.id DESC LIMIT 1) e ON true"
+    "     WHERE w.app_id = $1"
+    "       AND w.state IN ('PENDING', 'PROCESSING', 'RETRY_PENDING', 'LIQUIDITY_PENDING')"
+    "       AND ($3::text IS NULL OR w.state = $3::text)"
+    "     ORDER BY updated_at DESC, w.id DESC LIMIT " ROWS
+    "), done AS ("
+    "    SELECT w.* FROM unnest(ARRAY['COMPLETED', 'FAILED']) s(st) CROSS JOIN LATERAL ("
+    "        SELECT " WD_COLUMNS("w") ", w.completed_at AS updated_at FROM withdrawals w"
+    "         WHERE w.app_id = $1 AND w.state = s.st AND w.completed_at IS NOT NULL"
+    "         ORDER BY w.completed_at DESC, w.id DESC LIMIT " ROWS ") w"
+    "     WHERE $3::text IS NULL OR s.st = $3::text"
+    "), wd AS ("
+    "    SELECT * FROM (SELECT * FROM inflight UNION ALL SELECT * FROM done) x"
+    "     ORDER BY x.updated_at DESC, x.id DESC LIMIT " ROWS
+    ")"
+    "SELECT json_build_object("
+    "  'filtersApplied', json_build_object('withdrawalState', coalesce($3::text, 'ALL'),"
+    "                                      'settlementState', coalesce($2::text, 'ALL')),"
+    "  'apps', (SELECT coalesce(json_agg(json_build_object("
+    "                 'appId', a.app_id, 'createdAt', " TS("a.created_at") ")"
+    "                 ORDER BY a.created_at DESC, a.app_id DESC), '[]')"
+    "             FROM (SELECT * FROM apps WHERE app_id = $1"
+    "                    LIMIT " STR(DASHBOARD_ADMIN_APPS) ") a),"
+    "  'withdrawals', (SELECT coalesce(json_agg(json_build_object("
+    "                 'id', w.id, 'userId', w.user_id, 'asset', w.asset, 'amount', w.amount,"
+    "                 'state', w.state, 'retryCount', w.retry_count,"
+    "                 'createdAt', " TS("w.created_at") ", 'updatedAt', " TS("w.updated_at") ","
+    "                 'txHash', w.tx_hash,"
+    "                 'nextRetryAt', CASE WHEN w.state = 'RETRY_PENDING'"
+    "                                     THEN " TS("w.next_attempt_at") " END,"
+    "                 'lastError', w.last_error)"
+    "                 ORDER BY w.updated_at DESC, w.id DESC), '[]') FROM wd w),"
+    "  'settlements', (SELECT coalesce(json_agg(json_build_object("
+    "                 'id', s.id, 'invoice', s.invoice, 'fromUserId', s.from_user_id,"
+    "                 'toUserId', s.to_user_id, 'state', s.state, 'retryCount', s.check_count,"
+    "                 'createdAt', " TS("s.created_at") ", 'settledAt', " TS("s.settled_at") ","
+    "                 'nextRetryAt', CASE WHEN s.state = 'UNPAID'"
+    "                                     THEN " TS("s.next_check_at") " END,"
+    "                 'lastCheckedAt', " TS("s.checked_at") ", 'lastError', s.last_error,"
+    "                 'failureReason', s.failure_reason)"
+    "                 ORDER BY s.created_at DESC, s.id DESC), '[]') FROM settlements s),"
+    "  'pipelineBoard', json_build_object("
+    "      'stageCounts', (SELECT json_agg(json_build_object('stage', g.st, 'count',"
+    "                        (SELECT count(*) FROM tips t WHERE t.app_id = $1 AND t.state = g.st))"
+    "                        ORDER BY g.n)"
+    "                        FROM unnest(" TIP_STATES ") WITH ORDINALITY g(st, n)),"
+    "      'invoiceRows', (SELECT coalesce(json_agg(json_build_object("
+    "                 'invoice', b.invoice, 'state', b.state, 'amount', b.amount,"
+    "                 'asset', b.asset, 'fromUserId', b.from_user_id, 'toUserId', b.to_user_id,"
+    "                 'createdAt', " TS("b.created_at") ")"
+    "                 ORDER BY b.created_at DESC, b.id DESC), '[]') FROM board b)))::text"
+    "  AS admin";
 /* clang-format on */
 
 static int64_t int_value(PGresult *res, int row, const char *column)
@@ -233,6 +332,36 @@ struct pg_query *dashboard_withdrawals(struct pg_pool *pool, const char *app_id,
     struct withdrawals_req *r;
     struct pg_query *q = pg_query_wrap(pool, WITHDRAWALS_SQL, 4, params, 0, withdrawals_on_rows,
                                        sizeof *r, (void **)&r);
+    r->cb = cb;
+    r->ctx = ctx;
+    return q;
+}
+
+struct admin_req {
+    dashboard_admin_cb cb;
+    void *ctx;
+};
+
+static void admin_on_rows(void *ctx, enum pg_outcome outcome, PGresult *res)
+{
+    struct admin_req *r = ctx;
+    const char *json = outcome == PG_OK && PQntuples(res) == 1 ? pg_value(res, 0, "admin") : NULL;
+    /* One row with the object, always; anything else means it did not run as written. */
+    if (json == NULL) {
+        r->cb(r->ctx, outcome != PG_OK ? outcome : PG_ERROR, NULL);
+        return;
+    }
+    r->cb(r->ctx, PG_OK, json);
+}
+
+struct pg_query *dashboard_admin(struct pg_pool *pool, const char *app_id,
+                                 const char *settlement_state, const char *withdrawal_state,
+                                 dashboard_admin_cb cb, void *ctx)
+{
+    const char *params[3] = {app_id, settlement_state, withdrawal_state};
+    struct admin_req *r;
+    struct pg_query *q =
+        pg_query_wrap(pool, ADMIN_SQL, 3, params, 0, admin_on_rows, sizeof *r, (void **)&r);
     r->cb = cb;
     r->ctx = ctx;
     return q;

@@ -1,7 +1,8 @@
 /* The figures, the tip list and the withdrawal list behind dashboard.summary, for one user of one
- * app. Balances come from the ledger (credits minus debits on the user's accounts), never from a
- * stored column; pending is what the user's open incoming invoices would add once paid; locked is
- * what the user's withdrawals in flight hold. */
+ * app, and the admin block (the app's own recent money, whoever it belongs to). Balances come from
+ * the ledger (credits minus debits on the user's accounts), never from a stored column; pending is
+ * what the user's open incoming invoices would add once paid; locked is what the user's withdrawals
+ * in flight hold. */
 #ifndef FL_STORAGE_DASHBOARD_H
 #define FL_STORAGE_DASHBOARD_H
 
@@ -76,5 +77,29 @@ typedef void (*dashboard_withdrawals_cb)(void *ctx, enum pg_outcome outcome,
 struct pg_query *dashboard_withdrawals(struct pg_pool *pool, const char *app_id,
                                        const char *user_id, const char *state, int limit,
                                        dashboard_withdrawals_cb cb, void *ctx);
+
+/* How many rows each list of the admin block holds at most (the earlier service's limits). */
+#define DASHBOARD_ADMIN_ROWS 40
+#define DASHBOARD_ADMIN_APPS 25
+
+/* The admin block of one app, as JSON text (borrowed, valid during the callback; NULL unless
+ * outcome is PG_OK), read in one statement:
+ *   {"filtersApplied": {withdrawalState, settlementState},
+ *    "apps": [{appId, createdAt}]                    the app itself
+ *    "withdrawals": [{id, userId, asset, amount, state, retryCount, createdAt, updatedAt, txHash,
+ *                     nextRetryAt, lastError}]       newest first by (updatedAt, id)
+ *    "settlements": [{id, invoice, fromUserId, toUserId, state, retryCount, createdAt, settledAt,
+ *                     nextRetryAt, lastCheckedAt, lastError, failureReason}]
+ *                                                    the tips, newest first by (createdAt, id)
+ *    "pipelineBoard": {"stageCounts": [{stage, count}] UNPAID, SETTLED, FAILED in that order,
+ *                      "invoiceRows": [{invoice, state, amount, asset, fromUserId, toUserId,
+ *                                       createdAt}] the newest tips, whatever the filter}}
+ * Amounts are JSON integers in base units (the caller renders them per asset); times as
+ * PG_TIMESTAMP_TEXT or null. settlement_state / withdrawal_state NULL = every state ("ALL"),
+ * else only that one. Each list holds at most DASHBOARD_ADMIN_ROWS. */
+typedef void (*dashboard_admin_cb)(void *ctx, enum pg_outcome outcome, const char *json);
+struct pg_query *dashboard_admin(struct pg_pool *pool, const char *app_id,
+                                 const char *settlement_state, const char *withdrawal_state,
+                                 dashboard_admin_cb cb, void *ctx);
 
 #endif

@@ -1,10 +1,12 @@
 /* Unit tests for the dashboard.summary params checks (handlers/dashboard.c): defaults, bounds,
- * the filter values the forum plugin sends (including "ALL"), and which field an error names. */
+ * the filter values the forum plugin sends (including "ALL"), and which field an error names; and
+ * the percent-encoding of the admin board's timelineHref. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -131,12 +133,33 @@ static void test_errors_name_the_field(void **state)
                  "filters.settlementState");
 }
 
+static void expect_uri(const char *in, const char *want)
+{
+    char *got = dashboard_uri_component(in);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+/* As JavaScript's encodeURIComponent (the earlier service built the link with it). */
+static void test_uri_component(void **state)
+{
+    expect_uri("", "");
+    expect_uri("fibt1000000001pcsaug0p0exgfw0pnm6vk0rnt4xefskmrz0g2vqhwl",
+               "fibt1000000001pcsaug0p0exgfw0pnm6vk0rnt4xefskmrz0g2vqhwl");
+    expect_uri("AZaz09-_.!~*'()", "AZaz09-_.!~*'()");
+    expect_uri("a b/c?d=e&f#g%h+i", "a%20b%2Fc%3Fd%3De%26f%23g%25h%2Bi");
+    expect_uri(":;,@$[]\"<>\\^`{|}", "%3A%3B%2C%40%24%5B%5D%22%3C%3E%5C%5E%60%7B%7C%7D");
+    expect_uri("\xc3\xa9\xe2\x82\xac", "%C3%A9%E2%82%AC"); /* UTF-8 bytes, upper-case hex */
+    expect_uri("\x01\x7f", "%01%7F");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_everything_given),
         cmocka_unit_test(test_errors_name_the_field),
+        cmocka_unit_test(test_uri_component),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
