@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/nonce.h"
+#include "handlers/console.h"
 #include "handlers/dashboard.h"
 #include "handlers/feed.h"
 #include "handlers/health.h"
@@ -202,6 +203,7 @@ static int serve(struct config *cfg)
     feed_register(d.rpc);
     dashboard_register(d.rpc);
     http_server_route(d.http, "POST", "/rpc", rpc_handle_http, d.rpc);
+    console_register(d.http);
     d.poller = poller_new(d.loop.ev, d.pg, d.fnn, cfg);
     d.payouts = withdrawals_runner_new(d.loop.ev, d.pg, d.fnn, cfg);
     if (cfg->ckb_rpc_url != NULL && cfg->ckb_hot_wallet_key_file != NULL) {
