@@ -235,9 +235,15 @@
     }
 
     function pick(o, keys) {
+        const k = pickKey(o, keys);
+        return k === undefined ? undefined : o[k];
+    }
+
+    /* The first of keys that o has. */
+    function pickKey(o, keys) {
         for (const k of keys) {
             if (o && o[k] !== undefined)
-                return o[k];
+                return k;
         }
         return undefined;
     }
@@ -587,10 +593,12 @@
             return el('p', {class: 'empty', id: 'timeline'}, 'No event recorded.');
         return el('ol', {class: 'timeline', id: 'timeline'}, events.map((ev) => {
             const rest = Object.assign({}, ev);
-            const at = pick(ev, EVENT_TIME);
-            const kind = pick(ev, EVENT_KIND);
-            for (const k of EVENT_TIME.concat(EVENT_KIND))
-                delete rest[k];
+            const atKey = pickKey(ev, EVENT_TIME);
+            const kindKey = pickKey(ev, EVENT_KIND);
+            const at = ev[atKey];
+            const kind = ev[kindKey];
+            delete rest[atKey];
+            delete rest[kindKey];
             const details = el('dl', {class: 'event-details'});
             for (const [k, v] of Object.entries(rest)) {
                 details.appendChild(el('dt', null, k));
@@ -677,8 +685,10 @@
             const r = await rpc('withdrawals.cancel', {id: id});
             await route();
             const st = r && typeof r === 'object' ? pick(r, ['state']) : undefined;
+            const why = r && typeof r === 'object' ?
+                pick(r, ['errorCode', 'error', 'failureReason', 'reason']) : undefined;
             notice('Withdrawal ' + id + ' cancelled' + (st ? ': now ' + text(st) : '') +
-                ' (CANCELLED_BY_ADMIN), amount refunded.', 'ok');
+                (why ? ' (' + text(why) + ')' : '') + '.', 'ok');
         } catch (e) {
             await route();
             notice('Cancel refused: ' + describe(e), 'error');

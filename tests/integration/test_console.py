@@ -248,12 +248,14 @@ class Chromium:
         raise AssertionError(f"timed out waiting for {what} (last={last!r})")
 
     def wait_view(self, view, timeout=10):
-        return self.wait_js(f"document.body.dataset.view === {json.dumps(view)} && "
+        return self.wait_js(f"!!document.body && document.body.dataset.view === {json.dumps(view)} && "
                             f"document.body.dataset.state === 'ready'", timeout,
                             f"the {view} view")
 
-    def click(self, selector):
-        """A real mouse click at the centre of the element (scrolled into view)."""
+    def click(self, selector, opens_dialog=False):
+        """A real mouse click at the centre of the element (scrolled into view). When the click
+        opens a dialog (confirm()), the page is blocked until it is answered: the release is sent
+        without waiting, and handle_dialog() then answers the dialog and collects the reply."""
         box = self.eval(f"""(() => {{
             const e = document.querySelector({json.dumps(selector)});
             if (!e) return null;
@@ -262,9 +264,20 @@ class Chromium:
             return {{x: r.left + r.width / 2, y: r.top + r.height / 2}};
         }})()""")
         assert box, f"no element {selector}"
-        for kind in ("mousePressed", "mouseReleased"):
-            self.call("Input.dispatchMouseEvent", {"type": kind, "x": box["x"], "y": box["y"],
-                                                   "button": "left", "clickCount": 1})
+        ev = {"x": box["x"], "y": box["y"], "button": "left", "clickCount": 1}
+        self.call("Input.dispatchMouseEvent", dict(ev, type="mousePressed"))
+        release = self.send("Input.dispatchMouseEvent", dict(ev, type="mouseReleased"))
+        if opens_dialog:
+            self._pending_click = release
+        else:
+            self.reply(release)
+
+    def handle_dialog(self, accept):
+        """Waits for the dialog the last click opened, answers it, and returns its params."""
+        dialog = self.event("Page.javascriptDialogOpening")
+        self.call("Page.handleJavaScriptDialog", {"accept": accept})
+        self.reply(self._pending_click)
+        return dialog
 
     def screenshot(self, directory, name):
         data = self.call("Page.captureScreenshot", {"format": "png"}, timeout=15)["data"]
@@ -338,7 +351,6 @@ def test_console_in_chromium(cdaemon, db, sim):
         assert headers.get("content-security-policy") == CSP, headers
         assert headers.get("x-content-type-options") == "nosniff", headers
         b.wait_view("login")
-        b.screenshot(shots, "01-login.png")
 
         # -- log in: the token typed into the form, kept in sessionStorage
         b.eval("document.getElementById('token').focus()")
@@ -368,10 +380,9 @@ def test_console_in_chromium(cdaemon, db, sim):
         b.screenshot(shots, "04-withdrawal-timeline.png")
 
         # -- cancel it: confirm() accepted, the page shows FAILED / CANCELLED_BY_ADMIN
-        b.click("#cancel-withdrawal")
-        dialog = b.event("Page.javascriptDialogOpening")
+        b.click("#cancel-withdrawal", opens_dialog=True)
+        dialog = b.handle_dialog(accept=True)
         assert dialog["type"] == "confirm" and wid in dialog["message"], dialog
-        b.call("Page.handleJavaScriptDialog", {"accept": True})
         b.wait_js("(() => { const s = document.querySelector("
                   "'#detail-fields dd[data-field=\"state\"]');"
                   " return s && s.textContent === 'FAILED' && "
@@ -407,6 +418,7 @@ def test_console_in_chromium(cdaemon, db, sim):
         b.click("#logout")
         b.wait_view("login")
         assert b.eval("sessionStorage.getItem('fiberlink.adminToken')") is None
+        b.screenshot(shots, "07-logged-out.png")
 
         # No script error and no CSP violation on any page the console showed.
         problems = [e["params"] for e in b.events
