@@ -68,6 +68,8 @@ static const struct config_key keys[] = {
      0},
     INT_KEY(rate_limit, 1, 1000000000),
     INT_KEY(rate_limit_window, 1, 86400),
+    INT_KEY(admin_login_failures, 1, 1000000),
+    INT_KEY(admin_login_window, 1, 86400),
     STR_KEY(usdi_udt_type_script_json, CONFIG_KIND_OPTIONAL, 0),
     INT_KEY(usdi_decimals, 0, 18),
     STR_KEY(log_level, CONFIG_KIND_LOG_LEVEL, 0),
@@ -175,6 +177,8 @@ void config_init(struct config *c)
     c->max_body_bytes = 65536;
     c->rate_limit = 300;
     c->rate_limit_window = 60;
+    c->admin_login_failures = 10;
+    c->admin_login_window = 60;
     c->usdi_decimals = 6;
     c->log_level = xstrdup("info");
     c->nonce_store = xstrdup("memory");

@@ -36,6 +36,9 @@ struct config {
     int rate_limit; /* "rate_limit": requests per app+method per window, 1..1000000000, default 300
                      */
     int rate_limit_window; /* "rate_limit_window": seconds, 1..86400, default 60 */
+    /* failed /admin/rpc logins per source address per window (handlers/admin.c) */
+    int admin_login_failures; /* "admin_login_failures": 1..1000000, default 10 */
+    int admin_login_window;   /* "admin_login_window": seconds, 1..86400, default 60 */
     char
         *usdi_udt_type_script_json; /* "usdi_udt_type_script_json":
                                        {"code_hash","hash_type","args"}; empty = USDI not allowed */

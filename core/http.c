@@ -535,6 +535,21 @@ h2o_iovec_t http_header(h2o_req_t *req, const char *name)
     return req->headers.entries[i].value;
 }
 
+void http_peer_address(h2o_req_t *req, char *buf, size_t bufsz)
+{
+    struct sockaddr_storage ss;
+    snprintf(buf, bufsz, "-");
+    if (req->conn == NULL || req->conn->callbacks->get_peername == NULL)
+        return;
+    socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
+    if (len == 0)
+        return;
+    if (ss.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, buf, (socklen_t)bufsz);
+    else if (ss.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, buf, (socklen_t)bufsz);
+}
+
 void *http_req_alloc_shared(h2o_req_t *req, size_t size, void (*dispose)(void *))
 {
     void *p = h2o_mem_alloc_shared(&req->pool, size, dispose);

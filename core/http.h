@@ -69,6 +69,9 @@ void http_send_json(h2o_req_t *req, int status, const char *json);
 void http_add_header(h2o_req_t *req, const char *name, const char *value);
 /* Value of a request header (name lowercase), or {NULL,0} when absent. */
 h2o_iovec_t http_header(h2o_req_t *req, const char *name);
+/* The client's address as numeric text ("127.0.0.1", "::1") into buf (≥ 46 bytes); "-" when
+ * the connection cannot tell. The TCP peer, never a forwarded header. */
+void http_peer_address(h2o_req_t *req, char *buf, size_t bufsz);
 /* Allocates zeroed handler state tied to the request's lifetime; dispose (may be NULL) runs when
  * the request is destroyed, answered or not. */
 void *http_req_alloc_shared(h2o_req_t *req, size_t size, void (*dispose)(void *));

@@ -1,7 +1,7 @@
 /* fiberlinkd: the command line and the composition root. `serve` wires the loop, the Postgres
  * pool, the Fiber client and the HTTP server to the handlers; the short blocking admin commands
- * (`migrate`, `app create`, `policy`, `reconcile`, `wallet`) are core/cli_*.c. (main and the
- * commands are the places allowed to know every layer.) */
+ * (`migrate`, `app create`, `admin`, `policy`, `reconcile`, `wallet`) are core/cli_*.c. (main and
+ * the commands are the places allowed to know every layer.) */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/asset.h"
+#include "core/cli_admin.h"
 #include "core/cli_app.h"
 #include "core/cli_migrate.h"
 #include "core/cli_policy.h"
@@ -21,6 +22,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/nonce.h"
+#include "handlers/admin.h"
 #include "handlers/console.h"
 #include "handlers/dashboard.h"
 #include "handlers/feed.h"
@@ -49,6 +51,11 @@ static const char usage[] =
     "  reconcile [--check-node]           check the ledger invariants; exit 0 clean,\n"
     "                                     2 findings (printed), 1 error\n"
     "  app create --app-id ID [--secret S]  register a forum app; prints its secret once\n"
+    "  admin create --name N --role SUPER_ADMIN|COMMUNITY_ADMIN [--app-id ID]...\n"
+    "                                     make an admin API token; prints it once\n"
+    "                                     (COMMUNITY_ADMIN: one --app-id per app it may see)\n"
+    "  admin revoke --name N              revoke an admin token (from its next call on)\n"
+    "  admin list                         list admin tokens (never the tokens themselves)\n"
     "  policy set --app-id ID --asset CKB|USDI [--allowed true|false] [--min X]\n"
     "             [--max-per-request X] [--user-daily X] [--app-daily X]\n"
     "             [--cooldown-seconds N] [--max-fee X]\n"
@@ -71,6 +78,7 @@ struct daemon {
     struct pg_pool *pg;
     struct fnn_client *fnn;
     struct rpc *rpc;
+    struct rpc *admin; /* POST /admin/rpc (handlers/admin.h) */
     struct health *health;
     struct poller *poller;
     struct payout_runner *payouts;
@@ -84,7 +92,8 @@ struct daemon {
 static void drain_tick(struct ev_loop *ev, ev_timer *w, int revents)
 {
     struct daemon *d = container_of(w, struct daemon, drain);
-    unsigned calls = rpc_inflight(d->rpc), reqs = http_server_inflight(d->http);
+    unsigned calls = rpc_inflight(d->rpc) + rpc_inflight(d->admin),
+             reqs = http_server_inflight(d->http);
     unsigned conns = http_server_connections(d->http);
     unsigned queries = pg_pool_pending(d->pg), node = fnn_client_inflight(d->fnn);
     unsigned checks = poller_inflight(d->poller) + withdrawals_runner_inflight(d->payouts) +
@@ -203,6 +212,8 @@ static int serve(struct config *cfg)
     feed_register(d.rpc);
     dashboard_register(d.rpc);
     http_server_route(d.http, "POST", "/rpc", rpc_handle_http, d.rpc);
+    d.admin = admin_new(&env);
+    http_server_route(d.http, "POST", "/admin/rpc", admin_handle_http, d.admin);
     console_register(d.http);
     d.poller = poller_new(d.loop.ev, d.pg, d.fnn, cfg);
     d.payouts = withdrawals_runner_new(d.loop.ev, d.pg, d.fnn, cfg);
@@ -248,6 +259,7 @@ fail:
     withdrawals_runner_free(d.payouts);
     poller_free(d.poller);
     health_free(d.health);
+    rpc_free(d.admin);
     rpc_free(d.rpc);
     tips_free();
     nonce_store_free(nonces);
@@ -308,6 +320,8 @@ int main(int argc, char **argv)
         rc = (int)cli_reconcile(&cfg, nargs - 1, args + 1);
     else if (strcmp(cmd, "app") == 0 && nargs >= 2 && strcmp(args[1], "create") == 0)
         rc = cli_app(&cfg, usage, nargs - 2, args + 2);
+    else if (strcmp(cmd, "admin") == 0)
+        rc = cli_admin(&cfg, usage, nargs - 1, args + 1);
     else if (strcmp(cmd, "policy") == 0)
         rc = cli_policy(&cfg, nargs - 1, args + 1);
     else if (strcmp(cmd, "wallet") == 0)

@@ -48,7 +48,7 @@ enum admin_method_flags {
 };
 
 /* The /admin/rpc dispatcher: a struct rpc in admin mode (shares rpc.c's call lifecycle). Free it
- * with rpc_free, before the pool. */
+ * with rpc_free, before the pool. It comes with audit.list registered. */
 struct rpc *admin_new(const struct rpc_env *env);
 void admin_register(struct rpc *admin, const char *method, rpc_method_fn fn, unsigned flags);
 /* The http_handler_fn for POST /admin/rpc; data is the struct rpc from admin_new. */
@@ -63,6 +63,7 @@ int admin_param_app(struct rpc_call *call, const char *field, int required, cons
 /* The scope to pass to a list query: app_id when given (already checked with admin_param_app),
  * else the caller's app_ids_literal (NULL for SUPER_ADMIN: all apps). A query takes it as
  * "$n::text[]" built by admin_scope_array below. */
+#define ADMIN_SCOPE_BUF 520 /* holds any one app id's literal: 128 characters of up to 4 bytes */
 const char *admin_scope_array(struct rpc_call *call, const char *app_id, char *buf, size_t bufsz);
 
 /* Lists (every *.list method and webhooks.deliveries): "limit" 1..500, default 50; "cursor" an

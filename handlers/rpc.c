@@ -1,6 +1,10 @@
 /* See rpc.h. Check order (API.md): envelope → app known → headers present → timestamp window →
  * signature → nonce unused → rate limit → dispatch. Every authentication failure is the same
- * -32001 "Unauthorized" with no detail; the reason is logged at debug level only. */
+ * -32001 "Unauthorized" with no detail; the reason is logged at debug level only.
+ *
+ * The call lifecycle (start, owner, list of calls in flight, answer, deferred release, abort at
+ * rpc_free) is shared with /admin/rpc (handlers/admin.c), which plugs its own authentication in
+ * through rpc_new_endpoint and rpc_call_start. */
 #include "handlers/rpc.h"
 
 #include <stdlib.h>
@@ -16,7 +20,10 @@
 
 struct rpc {
     const struct rpc_env *env;
+    const struct rpc_endpoint_ops *ops;
+    void *ext;               /* the endpoint's state (NULL for /rpc) */
     struct hashmap *methods; /* name → struct method */
+    /* /rpc only (NULL on another endpoint) */
     struct app_cache *apps;
     struct nonce_store *nonces;
     struct ratelimit *limits;
@@ -33,6 +40,7 @@ struct rpc_owned {
 
 struct method {
     rpc_method_fn fn;
+    unsigned flags;
     char *name;
 };
 
@@ -42,16 +50,32 @@ struct rpc_call_token {
     struct rpc_call *call;
 };
 
-struct rpc *rpc_new(const struct rpc_env *env, struct nonce_store *nonces)
+static const struct rpc_endpoint_ops app_ops = {.name = "rpc"};
+
+struct rpc *rpc_new_endpoint(const struct rpc_env *env, const struct rpc_endpoint_ops *ops,
+                             void *ext)
 {
     struct rpc *r = xcalloc(1, sizeof *r);
     r->env = env;
+    r->ops = ops;
+    r->ext = ext;
     r->methods = hashmap_new();
+    r->reap = reap_new(env->loop->ev);
+    return r;
+}
+
+struct rpc *rpc_new(const struct rpc_env *env, struct nonce_store *nonces)
+{
+    struct rpc *r = rpc_new_endpoint(env, &app_ops, NULL);
     r->apps = app_cache_new(env->pg, APP_CACHE_MAX_ENTRIES, env->cfg->app_lookup_rate);
     r->nonces = nonces;
     r->limits = ratelimit_new(env->cfg->rate_limit, env->cfg->rate_limit_window);
-    r->reap = reap_new(env->loop->ev);
     return r;
+}
+
+void *rpc_endpoint_ext(const struct rpc *r)
+{
+    return r->ext;
 }
 
 static void free_method(void *p)
@@ -93,6 +117,15 @@ void rpc_call_own(struct rpc_call *call, void *ctx, void (*dispose)(void *ctx))
     call->_owned = o;
 }
 
+static void call_release(void *p)
+{
+    struct rpc_call *call = p;
+    if (call->rpc->ops->call_dispose != NULL)
+        call->rpc->ops->call_dispose(call);
+    jsonrpc_request_dispose(&call->_jr);
+    free(call);
+}
+
 /* A call still in flight when the daemon stops: its queries and node calls are cancelled first,
  * so no handler callback can run later into what is freed here. */
 static void call_abort(struct rpc_call *call)
@@ -100,15 +133,15 @@ static void call_abort(struct rpc_call *call)
     struct rpc *r = call->rpc;
     unsigned q = pg_pool_cancel_owner(r->env->pg, call->_owner);
     unsigned n = fnn_client_cancel_owner(r->env->fnn, call->_owner);
-    log_event(LOG_WARN, "rpc.aborted", "method=%s app_id=%s db_queries=%u node_calls=%u",
-              call->method != NULL ? call->method : "-", call->app_id, q, n);
+    log_event(LOG_WARN, "rpc.aborted",
+              "method=%s app_id=%s db_queries=%u node_calls=%u endpoint=%s",
+              call->method != NULL ? call->method : "-", call->app_id, q, n, r->ops->name);
     owned_drop(call, 1);
     if (call->_token != NULL)
         call->_token->call = NULL;
     call_unlink(call);
     r->inflight--;
-    jsonrpc_request_dispose(&call->_jr);
-    free(call);
+    call_release(call);
 }
 
 void rpc_free(struct rpc *r)
@@ -123,15 +156,35 @@ void rpc_free(struct rpc *r)
     reap_free(r->reap);
     hashmap_free(r->methods, free_method);
     ratelimit_free(r->limits);
+    if (r->ops->free_ext != NULL)
+        r->ops->free_ext(r->ext);
     free(r);
+}
+
+void rpc_register_flags(struct rpc *r, const char *name, rpc_method_fn fn, unsigned flags)
+{
+    struct method *m = xcalloc(1, sizeof *m);
+    m->fn = fn;
+    m->flags = flags;
+    m->name = xstrdup(name);
+    struct method *old = hashmap_put(r->methods, name, strlen(name), m);
+    if (old != NULL)
+        free_method(old);
 }
 
 void rpc_register(struct rpc *r, const char *name, rpc_method_fn fn)
 {
-    struct method *m = xcalloc(1, sizeof *m);
-    m->fn = fn;
-    m->name = xstrdup(name);
-    hashmap_put(r->methods, name, strlen(name), m);
+    rpc_register_flags(r, name, fn, 0);
+}
+
+int rpc_method_find(const struct rpc *r, const char *name, rpc_method_fn *fn, unsigned *flags)
+{
+    struct method *m = hashmap_get(r->methods, name, strlen(name));
+    if (m == NULL)
+        return -1;
+    *fn = m->fn;
+    *flags = m->flags;
+    return 0;
 }
 
 unsigned rpc_inflight(const struct rpc *r)
@@ -148,13 +201,6 @@ static void token_dispose(void *p)
     }
 }
 
-static void call_release(void *p)
-{
-    struct rpc_call *call = p;
-    jsonrpc_request_dispose(&call->_jr);
-    free(call);
-}
-
 static void call_free(struct rpc_call *call)
 {
     if (call->_token != NULL)
@@ -165,6 +211,11 @@ static void call_free(struct rpc_call *call)
     /* Answered from inside a handler's callback, whose frames may still read the call (its
      * app_id, its env): the memory goes at the end of this loop iteration. */
     reap_later(call->rpc->reap, call, call_release);
+}
+
+void rpc_call_drop(struct rpc_call *call)
+{
+    call_free(call);
 }
 
 static void send_answer(struct rpc_call *call, int status, char *json)
@@ -324,11 +375,31 @@ static void on_app(void *ctx, enum pg_outcome outcome, int found, const char *se
     owner_leave(prev);
 }
 
-static void handle(struct rpc *r, struct rpc_call *call, h2o_req_t *req);
-
-int rpc_handle_http(void *data, h2o_req_t *req)
+/* The envelope, then the endpoint's next step; the call is already in flight either way. */
+static void start(struct rpc_call *call, void (*next)(struct rpc_call *call))
 {
-    struct rpc *r = data;
+    call->_token = http_req_alloc_shared(call->req, sizeof *call->_token, token_dispose);
+    call->_token->call = call;
+
+    const char *why = NULL;
+    enum api_error e =
+        jsonrpc_parse(call->req->entity.base, call->req->entity.len, &call->_jr, &why);
+    if (e != API_ERR_NONE) {
+        json_t *errdata = NULL;
+        if (e == API_ERR_INVALID_PARAMS) {
+            errdata = json_object();
+            json_object_set_new(errdata, "field", json_string("params"));
+        }
+        rpc_reply_error(call, e, why, errdata);
+        return;
+    }
+    call->method = call->_jr.method;
+    call->params = call->_jr.params;
+    next(call);
+}
+
+int rpc_call_start(struct rpc *r, h2o_req_t *req, void (*next)(struct rpc_call *call))
+{
     struct rpc_call *call = xcalloc(1, sizeof *call);
     call->rpc = r;
     call->env = r->env;
@@ -341,30 +412,23 @@ int rpc_handle_http(void *data, h2o_req_t *req)
     r->calls = call;
     r->inflight++;
     owner_id prev = owner_enter(call->_owner);
-    handle(r, call, req);
+    start(call, next);
     owner_leave(prev);
     return 0;
 }
 
-static void handle(struct rpc *r, struct rpc_call *call, h2o_req_t *req)
+static void app_authenticate(struct rpc_call *call);
+
+int rpc_handle_http(void *data, h2o_req_t *req)
 {
-    call->_token = http_req_alloc_shared(req, sizeof *call->_token, token_dispose);
-    call->_token->call = call;
+    return rpc_call_start(data, req, app_authenticate);
+}
 
-    const char *why = NULL;
-    enum api_error e = jsonrpc_parse(req->entity.base, req->entity.len, &call->_jr, &why);
-    if (e != API_ERR_NONE) {
-        json_t *errdata = NULL;
-        if (e == API_ERR_INVALID_PARAMS) {
-            errdata = json_object();
-            json_object_set_new(errdata, "field", json_string("params"));
-        }
-        rpc_reply_error(call, e, why, errdata);
-        return;
-    }
-    call->method = call->_jr.method;
-    call->params = call->_jr.params;
-
+/* /rpc's authentication: the app's secret (cached), then authenticate() and the nonce. */
+static void app_authenticate(struct rpc_call *call)
+{
+    struct rpc *r = call->rpc;
+    h2o_req_t *req = call->req;
     h2o_iovec_t app = http_header(req, "x-app-id");
     if (app.base == NULL || app.len == 0 || app.len > AUTH_APP_ID_MAX ||
         memchr(app.base, '\0', app.len) != NULL) {

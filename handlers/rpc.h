@@ -31,14 +31,16 @@ struct rpc_env {
 };
 
 struct rpc;
+struct admin_identity; /* handlers/admin.h */
 
 struct rpc_call {
     struct rpc *rpc;
     const struct rpc_env *env;
-    h2o_req_t *req;      /* NULL once the client has gone */
+    h2o_req_t *req; /* NULL once the client has gone */
     const char *method;
-    json_t *params;      /* always an object */
-    char app_id[AUTH_APP_ID_MAX + 1];
+    json_t *params;                     /* always an object */
+    char app_id[AUTH_APP_ID_MAX + 1];   /* the calling app on /rpc; empty on /admin/rpc */
+    const struct admin_identity *admin; /* the calling admin on /admin/rpc; NULL on /rpc */
     /* private */
     struct jsonrpc_request _jr;
     struct rpc_call_token *_token;
@@ -48,6 +50,7 @@ struct rpc_call {
     uint64_t _owner;                /* core/owner.h: tags every query and node call it starts */
     struct rpc_call *_prev, *_next; /* the rpc's list of calls in flight */
     struct rpc_owned *_owned;       /* handler contexts to dispose if the call is aborted */
+    void *_ext; /* the endpoint's own state of the call (rpc_endpoint_ops.call_dispose frees it) */
 };
 
 typedef void (*rpc_method_fn)(struct rpc_call *call);
@@ -61,6 +64,31 @@ void rpc_register(struct rpc *r, const char *method, rpc_method_fn fn);
 int rpc_handle_http(void *data, h2o_req_t *req);
 /* Calls started and not finished. */
 unsigned rpc_inflight(const struct rpc *r);
+
+/* ---- For endpoints other than /rpc sharing this call lifecycle (handlers/admin.c) ----
+ *
+ * Such an endpoint is a struct rpc made by rpc_new_endpoint: the same method table, calls in
+ * flight, abort at rpc_free, deferred release and rpc_reply…, but its own authentication instead of
+ * /rpc's (no app cache, nonces or app rate limiter, so its answers carry no x-ratelimit-* headers).
+ * Its HTTP handler calls rpc_call_start, whose `next` authenticates the call and finally runs the
+ * handler found with rpc_method_find. */
+struct rpc_endpoint_ops {
+    const char *name;                         /* in log lines: "admin" */
+    void (*free_ext)(void *ext);              /* the endpoint's state, at rpc_free */
+    void (*call_dispose)(struct rpc_call *c); /* the call's _ext, when the call is released */
+};
+struct rpc *rpc_new_endpoint(const struct rpc_env *env, const struct rpc_endpoint_ops *ops,
+                             void *ext);
+void *rpc_endpoint_ext(const struct rpc *r);
+/* Like rpc_register, with flags the endpoint gives a meaning to (admin.h: ADMIN_SUPER_ONLY, …). */
+void rpc_register_flags(struct rpc *r, const char *method, rpc_method_fn fn, unsigned flags);
+/* 0 with the handler and its flags, or -1 for an unknown method. */
+int rpc_method_find(const struct rpc *r, const char *method, rpc_method_fn *fn, unsigned *flags);
+/* Starts a call for req: parses the envelope (answering its errors itself), then runs next(call)
+ * as the call's owner (core/owner.h). Returns 0 (the HTTP handler's answer). */
+int rpc_call_start(struct rpc *r, h2o_req_t *req, void (*next)(struct rpc_call *call));
+/* Ends a call whose client left (call->req == NULL) without an answer. */
+void rpc_call_drop(struct rpc_call *call);
 
 /* Registers a handler's context on the call: if the daemon stops while the call is in flight,
  * rpc_free cancels the call's queries and node calls (their callbacks never run) and then calls

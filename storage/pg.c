@@ -942,3 +942,39 @@ const char *pg_error_message(PGresult *res)
         s = "pipeline aborted";
     return s != NULL ? s : "";
 }
+
+size_t pg_text_array(const char *const *items, int n, char *buf, size_t bufsz)
+{
+    size_t len = 0;
+#define PUT(ch)                                                                                    \
+    do {                                                                                           \
+        if (len + 1 < bufsz)                                                                       \
+            buf[len] = (ch);                                                                       \
+        len++;                                                                                     \
+    } while (0)
+    PUT('{');
+    for (int i = 0; i < n; i++) {
+        if (i > 0)
+            PUT(',');
+        PUT('"');
+        for (const char *c = items[i]; *c != '\0'; c++) {
+            if (*c == '"' || *c == '\\')
+                PUT('\\');
+            PUT(*c);
+        }
+        PUT('"');
+    }
+    PUT('}');
+#undef PUT
+    if (bufsz > 0)
+        buf[len < bufsz ? len : bufsz - 1] = '\0';
+    return len;
+}
+
+char *pg_text_array_dup(const char *const *items, int n)
+{
+    size_t len = pg_text_array(items, n, NULL, 0);
+    char *s = xmalloc(len + 1);
+    pg_text_array(items, n, s, len + 1);
+    return s;
+}

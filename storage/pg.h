@@ -79,6 +79,12 @@ int pg_pool_connected(const struct pg_pool *p);
 /* Queries sent or queued and not yet completed. */
 unsigned pg_pool_pending(const struct pg_pool *p);
 
+/* A Postgres text[] literal of items ("{\"a\",\"b\"}", each quoted and escaped) into buf,
+ * like snprintf: returns the length the whole literal needs, and writes a truncated one only when
+ * it does not fit (check the return against bufsz). pg_text_array_dup: the same, malloc'd. */
+size_t pg_text_array(const char *const *items, int n, char *buf, size_t bufsz);
+char *pg_text_array_dup(const char *const *items, int n);
+
 /* Helpers over a result. */
 const char *pg_value(PGresult *res, int row, const char *column); /* NULL for SQL NULL or no column */
 const char *pg_error_sqlstate(PGresult *res);                     /* "23505" … or "" */

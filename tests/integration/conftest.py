@@ -125,6 +125,8 @@ def base_settings(db, sim):
         "FIBERLINK_PREIMAGE_KEY": PREIMAGE_KEY,
         # High enough that only the dedicated rate-limit test ever meets it.
         "FIBERLINK_RATE_LIMIT": "1000000",
+        # Likewise for failed admin logins (role matrices send many bad tokens from 127.0.0.1).
+        "FIBERLINK_ADMIN_LOGIN_FAILURES": "1000000",
         "FIBERLINK_LOG_LEVEL": "info",
     }
 
@@ -197,3 +199,15 @@ def client(daemon, db):
 def client_h2(daemon, db):
     with fl.Client(daemon.base, db.app_id, db.secret, http2=True) as c:
         yield c
+
+
+@pytest.fixture(scope="module")
+def admin(daemon, db, request):
+    """A SUPER_ADMIN AdminClient of the module's daemon (a token named after the module)."""
+    name = ("adm-" + re.sub(r"[^A-Za-z0-9]+", "-", request.module.__name__))[:50] + "-" + \
+        uuid.uuid4().hex[:8]
+    token = fl.admin_create(db, name, "SUPER_ADMIN")
+    c = fl.AdminClient(daemon.base, token)
+    c.name = name
+    yield c
+    c.close()

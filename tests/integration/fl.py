@@ -759,3 +759,97 @@ def credit_users(client, sim_url, db, users, amount, timeout=120):
     wait_until(lambda: db.one("SELECT count(*) FROM tips WHERE state = 'SETTLED' "
                               "AND id = ANY(%s::uuid[])", (ids,))[0] == len(ids),
                timeout, f"{len(ids)} credit tips to settle", interval=0.2)
+
+
+# ---- admin API (docs/admin.md): tokens made by the CLI, and a Bearer JSON-RPC client ----
+
+def _database_url(settings_or_db_url):
+    """A libpq conninfo from a Db, a FIBERLINK_* settings dict (e.g. daemon.settings) or a
+    conninfo string."""
+    if isinstance(settings_or_db_url, Db):
+        return settings_or_db_url.url
+    if isinstance(settings_or_db_url, dict):
+        return settings_or_db_url["FIBERLINK_DATABASE_URL"]
+    return settings_or_db_url
+
+
+def admin_cli(settings_or_db_url, *args):
+    """Runs `fiberlinkd admin ARGS…` against the database; returns the CompletedProcess."""
+    return run_cli(["admin"] + list(args),
+                   env={"FIBERLINK_DATABASE_URL": _database_url(settings_or_db_url)})
+
+
+def admin_create(settings_or_db_url, name, role, app_ids=()):
+    """`fiberlinkd admin create`: returns the token it printed (64 lowercase hex)."""
+    args = ["create", "--name", name, "--role", role]
+    for a in app_ids:
+        args += ["--app-id", a]
+    r = admin_cli(settings_or_db_url, *args)
+    assert r.returncode == 0, f"admin create failed ({r.returncode}): {r.stdout}{r.stderr}"
+    fields = dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
+    assert len(fields.get("token", "")) == 64, r.stdout
+    return fields["token"]
+
+
+def admin_revoke(settings_or_db_url, name):
+    """`fiberlinkd admin revoke --name NAME` (must succeed); returns its stdout."""
+    r = admin_cli(settings_or_db_url, "revoke", "--name", name)
+    assert r.returncode == 0, f"admin revoke failed ({r.returncode}): {r.stdout}{r.stderr}"
+    return r.stdout
+
+
+class AdminClient:
+    """JSON-RPC client of POST /admin/rpc with `Authorization: Bearer <token>` (HTTP/1.1)."""
+
+    def __init__(self, base_url, token, timeout=10, path="/admin/rpc"):
+        self.base = base_url
+        self.token = token
+        self.url = base_url + path
+        self.http = httpx.Client(timeout=timeout * SLOW, verify=False)
+
+    def close(self):
+        self.http.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def http_post(self, raw_body, headers=None):
+        """POSTs raw_body (str or bytes) with exactly these headers; returns the httpx.Response."""
+        if isinstance(raw_body, str):
+            raw_body = raw_body.encode()
+        return self.http.post(self.url, content=raw_body, headers=headers or {})
+
+    def request(self, method, params=None, token=None, id=1, headers=None):
+        """Returns (httpx.Response, decoded JSON). token: None = this client's own; "" = no
+        Authorization header at all; anything else is sent as `Bearer <token>`. headers: extra
+        (or replacing) headers, e.g. {"authorization": "Basic x"}."""
+        body = {"jsonrpc": "2.0", "id": id, "method": method}
+        if params is not None:
+            body["params"] = params
+        token = self.token if token is None else token
+        h = {"content-type": "application/json"}
+        if token:
+            h["authorization"] = f"Bearer {token}"
+        h.update(headers or {})
+        r = self.http_post(json.dumps(body), h)
+        return r, r.json()
+
+    def call(self, method, params=None, token=None, id=1, headers=None):
+        """The full JSON-RPC answer dict ("result" or "error")."""
+        return self.request(method, params, token=token, id=id, headers=headers)[1]
+
+    def call_ok(self, method, params=None):
+        """The result; fails the test on an error answer."""
+        r, j = self.request(method, params)
+        assert r.status_code == 200, (r.status_code, r.text)
+        assert "error" not in j, f"{method} {params} → {j}"
+        return j["result"]
+
+    def error(self, method, params=None, **kw):
+        """The error object; fails the test on a result."""
+        j = self.call(method, params, **kw)
+        assert "error" in j and "result" not in j, f"{method} {params} expected an error: {j}"
+        return j["error"]
