@@ -194,17 +194,21 @@
         $('login-submit').disabled = true;
         sessionStorage.setItem(TOKEN_KEY, t);
         try {
-            /* apps.list is allowed to every role: a cheap check that the token works. */
+            /* apps.list is allowed to every role: a cheap check that the token works. The token
+             * is checked before the method (docs/admin.md "Authentication, in order"), so any
+             * answer but -32001/-32005 (or none) means it was accepted. */
             await loadApps(true);
         } catch (err) {
-            sessionStorage.removeItem(TOKEN_KEY);
-            let msg = describe(err);
-            if (err.code === -32001)
-                msg = 'Token refused: unknown or revoked.';
-            else if (err.code === -32005)
-                msg = 'Too many failed logins from this address: wait and try again.';
-            showLogin(msg);
-            return;
+            if (err.code === -32001 || err.code === -32005 || !err.code) {
+                sessionStorage.removeItem(TOKEN_KEY);
+                let msg = describe(err);
+                if (err.code === -32001)
+                    msg = 'Token refused: unknown or revoked.';
+                else if (err.code === -32005)
+                    msg = 'Too many failed logins from this address: wait and try again.';
+                showLogin(msg);
+                return;
+            }
         } finally {
             $('login-submit').disabled = false;
         }

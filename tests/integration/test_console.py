@@ -418,7 +418,14 @@ def test_console_in_chromium(cdaemon, db, sim):
         b.click("#logout")
         b.wait_view("login")
         assert b.eval("sessionStorage.getItem('fiberlink.adminToken')") is None
-        b.screenshot(shots, "07-logged-out.png")
+        # A wrong token is refused at the form and not kept.
+        b.eval("document.getElementById('token').focus()")
+        b.call("Input.insertText", {"text": "0" * 64})
+        b.click("#login-submit")
+        b.wait_js("document.getElementById('login-error').textContent.includes('refused')", 10,
+                  "the refusal of a wrong token")
+        assert b.eval("sessionStorage.getItem('fiberlink.adminToken')") is None
+        b.screenshot(shots, "07-login-refused.png")
 
         # No script error and no CSP violation on any page the console showed.
         problems = [e["params"] for e in b.events
