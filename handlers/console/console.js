@@ -25,9 +25,10 @@
      * server has the last word (RETRY_PENDING only without a payment attempt). */
     const CANCELLABLE = ['PENDING', 'RETRY_PENDING', 'LIQUIDITY_PENDING'];
     const NOT_CANCELLABLE_REASON = {
-        PROCESSING: 'the payout is being sent: it may already have left the hub',
+        PROCESSING: 'a payout runner has claimed it and may be sending it right now; the runner ' +
+            'pays it or fails and refunds it',
         COMPLETED: 'it was paid',
-        FAILED: 'it has already failed (and was refunded)',
+        FAILED: 'it has already ended (and its amount was refunded)',
     };
     const JOBS = ['invoice_poller', 'fiber_payouts', 'onchain_payouts', 'webhooks', 'alerts'];
 
@@ -531,11 +532,32 @@
 
     const tipId = (t) => pick(t, ['tipId', 'id']);
 
+    /* Opens one tip by its id or its invoice (tips.get takes either). */
+    function tipFinder() {
+        const input = el('input', {type: 'text', name: 'tip', placeholder: 'tip id or invoice',
+            required: true});
+        const form = el('form', {class: 'filters', id: 'tip-find'},
+            el('label', null, 'Open tip ', input), el('button', {type: 'submit'}, 'Open'));
+        form.addEventListener('submit', (ev) => {
+            ev.preventDefault();
+            const v = input.value.trim();
+            if (!v)
+                return;
+            const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+            if (uuid.test(v))
+                navigate('tips', null, v);
+            else
+                navigate('tips', new URLSearchParams({invoice: v}), 'invoice');
+        });
+        return form;
+    }
+
     async function viewTips(query) {
         const r = await rpc('tips.list', listParams(query, ['appId', 'state', 'userId']));
         const items = itemsOf(r);
         return el('div', null,
             el('h1', null, 'Tips'),
+            tipFinder(),
             filterForm('tips', query, [
                 {name: 'appId', label: 'App', placeholder: 'all'},
                 {name: 'state', label: 'State', options: TIP_STATES},
@@ -553,6 +575,7 @@
                 {key: 'toUserId', label: 'To'},
                 {key: 'postId', label: 'Post'},
                 {key: 'message', label: 'Message', cls: 'message'},
+                {key: 'failureReason', label: 'Failure'},
             ], {rowHref: (it) => '#/tips/' + encodeURIComponent(tipId(it)), cls: 'tips',
                 rowData: (it) => ({id: text(tipId(it))}), empty: 'No tip matches.'}),
             pager('tips', query, r && r.nextCursor));
@@ -590,7 +613,8 @@
     }
 
     const EVENT_TIME = ['at', 'time', 'ts', 'createdAt', 'occurredAt'];
-    const EVENT_KIND = ['type', 'kind', 'event', 'name'];
+    /* A timeline item is {at, kind, …details} (docs/admin.md "Tips, withdrawals and timelines"). */
+    const EVENT_KIND = ['kind', 'type', 'event', 'name'];
 
     function timelineNode(events) {
         if (!events.length)
@@ -616,8 +640,11 @@
     }
 
     async function viewTip(query, id) {
-        const r = await rpc('tips.get', {tipId: id});
+        const invoice = id === 'invoice' ? query.get('invoice') : null;
+        const r = await rpc('tips.get', invoice ? {invoice: invoice} : {tipId: id});
         const d = splitDetail(r, 'tip');
+        if (invoice)
+            id = text(d.fields.tipId);
         return el('div', null,
             el('p', null, el('a', {href: '#/tips'}, '← Tips')),
             el('h1', null, 'Tip ', el('code', null, id)),
@@ -649,7 +676,8 @@
                 {key: 'state', label: 'State', render: (it, v) => stateBadge(v)},
                 {key: 'amount', label: 'Amount', cls: 'num'},
                 {key: 'asset', label: 'Asset'},
-                {keys: ['errorCode', 'error', 'failureReason', 'reason'], label: 'Reason'},
+                {keys: ['failureReason', 'errorCode', 'reason'], label: 'Failure'},
+                {key: 'lastError', label: 'Last error', cls: 'message'},
             ], {rowHref: (it) => '#/withdrawals/' + encodeURIComponent(withdrawalId(it)),
                 cls: 'withdrawals', rowData: (it) => ({id: text(withdrawalId(it))}),
                 empty: 'No withdrawal matches.'}),
@@ -690,7 +718,7 @@
             await route();
             const st = r && typeof r === 'object' ? pick(r, ['state']) : undefined;
             const why = r && typeof r === 'object' ?
-                pick(r, ['errorCode', 'error', 'failureReason', 'reason']) : undefined;
+                pick(r, ['failureReason', 'errorCode', 'reason']) : undefined;
             notice('Withdrawal ' + id + ' cancelled' + (st ? ': now ' + text(st) : '') +
                 (why ? ' (' + text(why) + ')' : '') + '.', 'ok');
         } catch (e) {
