@@ -1,9 +1,10 @@
 /* The policy command (core/cli_policy.h): argument parsing, printing and the blocking flow; the
- * queries are storage/policy.c. */
+ * rules for each value are core/policy.c (shared with the admin API's policy.set), the queries
+ * storage/policy.c. A change is audited like the admin API's, with "cli" as the actor. */
 #include "core/cli_policy.h"
 
-#include <errno.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +12,6 @@
 #include "core/config.h"
 #include "core/policy.h"
 #include "storage/policy.h"
-
-#define POLICY_COOLDOWN_MAX (86400 * 30) /* as the withdraw_cooldown_seconds setting */
 
 static const char policy_usage[] =
     "usage: fiberlinkd policy set --app-id ID --asset CKB|USDI [--allowed true|false] [--min X]\n"
@@ -27,19 +26,8 @@ struct policy_args {
     const char *app_id;
     const char *asset;
     struct policy_update u;
+    const char *given[POLICY_NFIELDS]; /* each option's value as typed, NULL when not given */
 };
-
-static int parse_option_amount(const char *opt, const char *value, int decimals, int allow_zero,
-                               int64_t *out, int *set)
-{
-    enum amount_err e = policy_parse_amount(value, decimals, allow_zero, out);
-    if (e != AMOUNT_OK) {
-        fprintf(stderr, "fiberlinkd: policy set: %s '%s' %s\n", opt, value, amount_err_text(e));
-        return -1;
-    }
-    *set = 1;
-    return 0;
-}
 
 /* amount in whole units of the asset, or the base units when it does not format. */
 static void format_amount(int64_t v, int decimals, char *buf, size_t sz)
@@ -95,8 +83,28 @@ static int policy_set(const struct config *cfg, PGconn *conn, const struct polic
         fprintf(stderr, "fiberlinkd: policy set: %s\n", err);
         return -1;
     }
-    if (policy_db_upsert(conn, a->app_id, a->asset, &a->u, &d, &stored, err, sizeof err) != 0) {
+    /* The audit row's params: what was asked, named and typed as on the admin API. */
+    json_t *params = json_pack("{s:s, s:s}", "appId", a->app_id, "asset", a->asset);
+    for (int f = 0; f < POLICY_NFIELDS; f++) {
+        if (a->given[f] == NULL)
+            continue;
+        json_t *v = f == POLICY_ALLOWED    ? json_boolean(a->u.v.allowed)
+                    : f == POLICY_COOLDOWN ? json_integer(a->u.v.cooldown_seconds)
+                                           : json_string(a->given[f]);
+        json_object_set_new(params, policy_field_names[f].param, v);
+    }
+    char *params_json = json_dumps(params, JSON_COMPACT);
+    json_decref(params);
+    int written = policy_db_set(conn, "cli", params_json, a->app_id, a->asset, &a->u, &d, &stored,
+                                err, sizeof err);
+    free(params_json);
+    if (written < 0) {
         fprintf(stderr, "fiberlinkd: policy set: %s", err);
+        return -1;
+    }
+    if (written == 0) {
+        /* Checked before, so only an app removed meanwhile gets here. */
+        fprintf(stderr, "fiberlinkd: policy: app %s is not registered\n", a->app_id);
         return -1;
     }
     print_policy(cfg, a->app_id, a->asset, "policy", &stored);
@@ -124,47 +132,26 @@ static int parse_set_args(const struct config *cfg, int argc, char **argv, struc
             return -1;
         }
         i++;
-        int r = 0;
         if (strcmp(opt, "--app-id") == 0) {
             a->app_id = v;
-        } else if (strcmp(opt, "--asset") == 0) {
-            /* read above */
-        } else if (strcmp(opt, "--allowed") == 0) {
-            if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0) {
-                fprintf(stderr, "fiberlinkd: policy set: --allowed must be true or false\n");
-                return -1;
-            }
-            u->v.allowed = strcmp(v, "true") == 0;
-            u->set_allowed = 1;
-        } else if (strcmp(opt, "--min") == 0) {
-            r = parse_option_amount(opt, v, decimals, 0, &u->v.min_amount, &u->set_min);
-        } else if (strcmp(opt, "--max-per-request") == 0) {
-            r = parse_option_amount(opt, v, decimals, 0, &u->v.max_per_request,
-                                    &u->set_max_per_request);
-        } else if (strcmp(opt, "--user-daily") == 0) {
-            r = parse_option_amount(opt, v, decimals, 0, &u->v.per_user_daily, &u->set_user_daily);
-        } else if (strcmp(opt, "--app-daily") == 0) {
-            r = parse_option_amount(opt, v, decimals, 0, &u->v.per_app_daily, &u->set_app_daily);
-        } else if (strcmp(opt, "--max-fee") == 0) {
-            r = parse_option_amount(opt, v, decimals, 1, &u->v.max_fee_amount, &u->set_max_fee);
-        } else if (strcmp(opt, "--cooldown-seconds") == 0) {
-            char *end;
-            errno = 0;
-            long n = strtol(v, &end, 10);
-            if (errno != 0 || end == v || *end != '\0' || n < 0 || n > POLICY_COOLDOWN_MAX) {
-                fprintf(stderr,
-                        "fiberlinkd: policy set: --cooldown-seconds must be 0..%d seconds\n",
-                        POLICY_COOLDOWN_MAX);
-                return -1;
-            }
-            u->v.cooldown_seconds = (int)n;
-            u->set_cooldown = 1;
-        } else {
+            continue;
+        }
+        if (strcmp(opt, "--asset") == 0)
+            continue; /* read above */
+        int f = 0;
+        while (f < POLICY_NFIELDS && strcmp(opt, policy_field_names[f].option) != 0)
+            f++;
+        if (f == POLICY_NFIELDS) {
             fprintf(stderr, "fiberlinkd: policy set: unknown option '%s'\n", opt);
             return -1;
         }
-        if (r != 0)
+        char msg[160];
+        if (policy_update_field(u, (enum policy_field)f, v, strlen(v), decimals, msg, sizeof msg) !=
+            0) {
+            fprintf(stderr, "fiberlinkd: policy set: %s '%s' %s\n", opt, v, msg);
             return -1;
+        }
+        a->given[f] = v;
     }
     if (a->app_id == NULL) {
         fprintf(stderr, "fiberlinkd: policy set needs --app-id ID\n");

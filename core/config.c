@@ -13,6 +13,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/policy.h"
 
 #define CONFIG_ENV_PREFIX "FIBERLINK_"
 #define CONFIG_MAX_FILE_BYTES (1024 * 1024)
@@ -94,7 +95,7 @@ static const struct config_key keys[] = {
     STR_KEY(withdraw_max_per_request, CONFIG_KIND_STRING, 0),
     STR_KEY(withdraw_user_daily, CONFIG_KIND_STRING, 0),
     STR_KEY(withdraw_app_daily, CONFIG_KIND_STRING, 0),
-    INT_KEY(withdraw_cooldown_seconds, 0, 86400 * 30),
+    INT_KEY(withdraw_cooldown_seconds, 0, POLICY_COOLDOWN_MAX),
     STR_KEY(withdraw_max_fee, CONFIG_KIND_STRING, 0),
     INT_KEY(withdraw_max_fee_ppm, 0, 1000000),
     INT_KEY(withdraw_retry_budget, 0, 1000),
@@ -652,6 +653,12 @@ static const char *udt_script_problem(const char *text)
 done:
     json_decref(root);
     return problem;
+}
+
+int config_onchain_enabled(const struct config *c)
+{
+    return c->ckb_rpc_url != NULL && c->ckb_rpc_url[0] != '\0' &&
+           c->ckb_hot_wallet_key_file != NULL && c->ckb_hot_wallet_key_file[0] != '\0';
 }
 
 int config_validate_serve(const struct config *c, char *err, size_t errsz)

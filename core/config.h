@@ -141,5 +141,7 @@ int config_load_env(struct config *c, char **envp, char *err, size_t errsz);
  * script JSON well-formed when set). */
 int config_validate_serve(const struct config *c, char *err, size_t errsz);
 void config_dispose(struct config *c);
+/* 1 when on-chain payouts are configured: a CKB node URL and a hot wallet key file are both set. */
+int config_onchain_enabled(const struct config *c);
 
 #endif

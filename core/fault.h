@@ -12,10 +12,14 @@
  *   poller.before_cancel  the poller noted the expiry under its lease; cancel_invoice not yet sent
  *   poller.before_fail    the poller decided to fail the tip; the fenced fail not yet sent
  *   status.after_commit   tip.status settled the tip and committed; the answer not yet sent
+ *   withdraw.after_claim  a runner's claim committed (rows PROCESSING, leased); nothing parsed or
+ *                         sent yet (an admin cancel meeting these rows is refused)
  *   withdraw.before_send  send_started_at committed; send_payment not yet sent
  *   withdraw.after_send   send_payment answered; nothing recorded or polled yet
  *   withdraw.before_complete  the node reports Success; the complete transaction not yet sent
- *   withdraw.before_fail  the runner decided FAILED + refund; the fail transaction not yet sent */
+ *   withdraw.before_fail  the runner decided FAILED + refund; the fail transaction not yet sent
+ *   onchain.after_sign    a batch transaction is signed; its commit (fl_ckb_batch_commit) not yet
+ *                         sent, so its withdrawals are still cancellable */
 #ifndef FL_FAULT_H
 #define FL_FAULT_H
 

@@ -974,3 +974,56 @@ int fnn_payment_decode(json_t *result, struct fnn_payment *out, char *err, size_
     }
     return 0;
 }
+
+/* ---- channels ---- */
+
+int fnn_channels_total(json_t *result, const struct fnn_script *udt, struct fnn_channel_totals *out,
+                       char *err, size_t errsz)
+{
+    memset(out, 0, sizeof *out);
+    json_t *list = json_object_get(result, "channels");
+    if (!json_is_array(list)) {
+        snprintf(err, errsz, "channels is not an array");
+        return -1;
+    }
+    size_t i;
+    json_t *ch;
+    json_array_foreach (list, i, ch) {
+        if (!json_is_object(ch)) {
+            snprintf(err, errsz, "channels[%zu] is not an object", i);
+            return -1;
+        }
+        const char *state =
+            json_string_value(json_object_get(json_object_get(ch, "state"), "state_name"));
+        if (state != NULL && strcmp(state, "Closed") == 0)
+            continue;
+        uint64_t local;
+        if (get_hex(json_object_get(ch, "local_balance"), &local) < 0) {
+            snprintf(err, errsz, "channels[%zu].local_balance is not u128 hex within 64 bits", i);
+            return -1;
+        }
+        json_t *script = json_object_get(ch, "funding_udt_type_script");
+        uint64_t *sum = &out->ckb_local;
+        unsigned *count = &out->ckb_channels;
+        if (script != NULL && !json_is_null(script)) {
+            struct fnn_script s;
+            if (fnn_script_from_json(script, &s) < 0) {
+                snprintf(err, errsz, "channels[%zu].funding_udt_type_script is not a Script", i);
+                return -1;
+            }
+            if (udt == NULL || !fnn_script_equal(&s, udt)) {
+                out->other_channels++;
+                continue;
+            }
+            sum = &out->udt_local;
+            count = &out->udt_channels;
+        }
+        if (local > UINT64_MAX - *sum) {
+            snprintf(err, errsz, "the local balances add up beyond 64 bits");
+            return -1;
+        }
+        *sum += local;
+        (*count)++;
+    }
+    return 0;
+}

@@ -140,6 +140,24 @@ struct fnn_payment {
 };
 int fnn_payment_decode(json_t *result, struct fnn_payment *out, char *err, size_t errsz);
 
+/* Channels (list_channels, fnn-rpc.md section 7): the local balances of the node's channels per
+ * asset, what the hub can still pay out over Fiber. A channel funded with no UDT
+ * (funding_udt_type_script null) holds CKB; one funded with a UDT holds that UDT. */
+struct fnn_channel_totals {
+    uint64_t ckb_local;      /* sum of local_balance over the CKB channels, shannons */
+    uint64_t udt_local;      /* over the channels of the UDT asked about, its base units */
+    unsigned ckb_channels;   /* channels counted in ckb_local */
+    unsigned udt_channels;   /* channels counted in udt_local */
+    unsigned other_channels; /* channels of another UDT: listed, not counted */
+};
+/* Sums a list_channels result {channels:[Channel]}: every listed channel but those in state
+ * Closed (listed only with include_closed). udt: the UDT whose channels go to udt_local; NULL
+ * counts every UDT channel as other. Returns 0, or -1 with a description in err for a malformed
+ * answer (a channel without a u128 hex local_balance or with an unreadable script) or a sum beyond
+ * 64 bits. Pure: fuzzed. */
+int fnn_channels_total(json_t *result, const struct fnn_script *udt, struct fnn_channel_totals *out,
+                       char *err, size_t errsz);
+
 /* Hash256 check: "0x" + 64 hex (input may omit 0x per FNN; output form is normalized to
  * lowercase with 0x into out[67]). Returns 0 or -1. */
 int fnn_hash256_normalize(const char *s, char out[67]);

@@ -23,6 +23,8 @@
 #include "core/loop.h"
 #include "core/nonce.h"
 #include "handlers/admin.h"
+#include "handlers/admin_cancel.h"
+#include "handlers/admin_policy.h"
 #include "handlers/console.h"
 #include "handlers/dashboard.h"
 #include "handlers/feed.h"
@@ -213,6 +215,8 @@ static int serve(struct config *cfg)
     dashboard_register(d.rpc);
     http_server_route(d.http, "POST", "/rpc", rpc_handle_http, d.rpc);
     d.admin = admin_new(&env);
+    admin_cancel_register(d.admin);
+    admin_policy_register(d.admin);
     http_server_route(d.http, "POST", "/admin/rpc", admin_handle_http, d.admin);
     console_register(d.http);
     d.poller = poller_new(d.loop.ev, d.pg, d.fnn, cfg);

@@ -37,6 +37,44 @@ int policy_asset_decimals(const struct config *cfg, const char *asset);
  * be zero; amount_parse refuses zero everywhere else). */
 enum amount_err policy_parse_amount(const char *s, int decimals, int allow_zero, int64_t *out);
 
+/* A policy's settable values, in the order they are checked, printed and audited. */
+enum policy_field {
+    POLICY_ALLOWED = 0,
+    POLICY_MIN,
+    POLICY_MAX_PER_REQUEST,
+    POLICY_USER_DAILY,
+    POLICY_APP_DAILY,
+    POLICY_COOLDOWN,
+    POLICY_MAX_FEE,
+    POLICY_NFIELDS
+};
+/* The name of each field on the admin API (policy.get/policy.set, "maxPerRequest") and as an
+ * option of `fiberlinkd policy set` ("--max-per-request"). */
+struct policy_field_name {
+    const char *param;
+    const char *option;
+};
+extern const struct policy_field_name policy_field_names[POLICY_NFIELDS];
+
+/* The longest cooldown, in seconds: for a policy and for the withdraw_cooldown_seconds setting. */
+#define POLICY_COOLDOWN_MAX (86400 * 30)
+
+/* A change to one policy: only the fields whose bit (1u << enum policy_field) is in `set` are
+ * written; the others keep the stored value (storage/policy.h). */
+struct policy_update {
+    unsigned set;
+    struct withdrawal_policy v;
+};
+
+/* Sets field f of u from its text, by the rules `policy set` and the admin API's policy.set both
+ * apply (the one copy of them): an amount is a decimal string in whole units of the asset with at
+ * most `decimals` places, above zero except the fee cap, which may be "0"; the cooldown a whole
+ * number of seconds 0..POLICY_COOLDOWN_MAX; allowed "true" or "false". text[0..len) need not be
+ * NUL-terminated (a NUL inside is refused). Returns 0, or -1 with what is wrong in msg, worded to
+ * follow the field's name ("has more than 8 decimal places"). */
+int policy_update_field(struct policy_update *u, enum policy_field f, const char *text, size_t len,
+                        int decimals, char *msg, size_t msgsz) __attribute__((warn_unused_result));
+
 /* The configured default policy for asset ("CKB" | "USDI"). Returns 0, or -1 with a message naming
  * the offending setting in err (an amount that does not parse with the asset's decimals, or an
  * unknown name in withdraw_assets). */

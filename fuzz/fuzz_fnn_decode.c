@@ -1,7 +1,8 @@
 /* Fuzz target for the Fiber client's decoders (core/fnn.c): the input is one JSON document as a
- * node might answer. Both the document and its "result" member go through the invoice and payment
- * decoders, and an embedded JSON-RPC "error" through the classifier; nothing may crash, leak or
- * read out of bounds, and a successful decode must leave only well-formed fields behind. */
+ * node might answer. Both the document and its "result" member go through the invoice, payment
+ * and list_channels decoders, and an embedded JSON-RPC "error" through the classifier; nothing may
+ * crash, leak or read out of bounds, and a successful decode must leave only well-formed fields
+ * behind. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -34,6 +35,19 @@ static void check_decoders(json_t *doc)
     }
     if (fnn_payment_decode(doc, &pay, err, sizeof err) == 0) {
         if (pay.status == FNN_PAY_UNKNOWN || strlen(pay.payment_hash) != 66)
+            abort();
+    }
+    /* list_channels: a UDT of the document's own first channel, so the UDT branch is reached. */
+    struct fnn_channel_totals tot;
+    struct fnn_script udt;
+    json_t *first = json_array_get(json_object_get(doc, "channels"), 0);
+    int have_udt =
+        fnn_script_from_json(json_object_get(first, "funding_udt_type_script"), &udt) == 0;
+    if (fnn_channels_total(doc, have_udt ? &udt : NULL, &tot, err, sizeof err) == 0) {
+        size_t listed = json_array_size(json_object_get(doc, "channels"));
+        if ((size_t)tot.ckb_channels + tot.udt_channels + tot.other_channels > listed ||
+            (tot.ckb_channels == 0 && tot.ckb_local != 0) ||
+            (tot.udt_channels == 0 && tot.udt_local != 0) || (!have_udt && tot.udt_channels != 0))
             abort();
     }
 }

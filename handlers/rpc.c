@@ -455,11 +455,11 @@ static void app_authenticate(struct rpc_call *call)
     }
 }
 
-int rpc_param_asset_amount(json_t *p, const struct asset_table *assets,
-                           const struct asset **asset, int64_t *amount,
-                           struct jsonrpc_param_error *pe, const char **reason)
+int rpc_param_asset(json_t *p, const struct asset_table *assets, const struct asset **asset,
+                    struct jsonrpc_param_error *pe, const char **reason)
 {
     const char *code = NULL;
+    *asset = NULL;
     if (jsonrpc_param_string(p, "asset", 1, 16, &code, pe) != 0)
         return -1;
     int known;
@@ -473,6 +473,14 @@ int rpc_param_asset_amount(json_t *p, const struct asset_table *assets,
         *reason = "ASSET_NOT_ALLOWED";
         return -1;
     }
+    return 0;
+}
+
+int rpc_param_asset_amount(json_t *p, const struct asset_table *assets, const struct asset **asset,
+                           int64_t *amount, struct jsonrpc_param_error *pe, const char **reason)
+{
+    if (rpc_param_asset(p, assets, asset, pe, reason) != 0)
+        return -1;
     json_t *v = json_object_get(p, "amount");
     if (!json_is_string(v)) {
         pe->field = "amount";
@@ -480,8 +488,8 @@ int rpc_param_asset_amount(json_t *p, const struct asset_table *assets,
                  "amount must be a decimal string such as \"10.5\"");
         return -1;
     }
-    enum amount_err ae = amount_parse(json_string_value(v), json_string_length(v),
-                                      (*asset)->decimals, amount);
+    enum amount_err ae =
+        amount_parse(json_string_value(v), json_string_length(v), (*asset)->decimals, amount);
     if (ae != AMOUNT_OK) {
         pe->field = "amount";
         snprintf(pe->message, sizeof pe->message, "amount %s", amount_err_text(ae));

@@ -103,6 +103,10 @@ void rpc_reply_error(struct rpc_call *call, enum api_error e, const char *messag
 void rpc_reply_param_error(struct rpc_call *call, const struct jsonrpc_param_error *pe,
                            const char *reason);
 
+/* Reads the "asset" param: a known asset enabled on this hub (else *reason = "ASSET_NOT_ALLOWED").
+ * Pure; returns 0, or -1 with the field in pe. */
+int rpc_param_asset(json_t *params, const struct asset_table *assets, const struct asset **asset,
+                    struct jsonrpc_param_error *pe, const char **reason);
 /* Reads the "asset" and "amount" params shared by tips and withdrawals: a known, enabled asset
  * (else *reason = "ASSET_NOT_ALLOWED") and a decimal amount in its units, converted to base units.
  * Pure; returns 0, or -1 with the field in pe. */

@@ -334,12 +334,6 @@ static void parse_with_node(struct wd_job *j, fnn_cb cb)
 
 /* ---- the destination, a CKB address ---- */
 
-static int onchain_enabled(const struct config *cfg)
-{
-    return cfg->ckb_rpc_url != NULL && cfg->ckb_rpc_url[0] != '\0' &&
-           cfg->ckb_hot_wallet_key_file != NULL && cfg->ckb_hot_wallet_key_file[0] != '\0';
-}
-
 static int address_refused(struct wd_job *j, const char *reason, const char *field)
 {
     j->refusal_reason = reason;
@@ -355,7 +349,7 @@ static int check_address(struct wd_job *j)
 {
     const struct config *cfg = j->call->env->cfg;
     int legacy = strcmp(j->p.dest_field, "toAddress") == 0;
-    if (!onchain_enabled(cfg)) {
+    if (!config_onchain_enabled(cfg)) {
         snprintf(j->message, sizeof j->message, "%s", ONCHAIN_UNSUPPORTED);
         return address_refused(j, "DESTINATION_NOT_SUPPORTED", j->p.dest_field);
     }

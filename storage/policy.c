@@ -1,6 +1,6 @@
-/* Stored withdrawal policies (storage/policy.h). Amounts travel as decimal text in base units;
- * `policy set` is one upsert whose untouched columns keep the stored value (or take the default
- * on first insert). */
+/* Stored withdrawal policies (storage/policy.h). Amounts travel as decimal text in base units. A
+ * change is one call of fl_policy_set, the same statement and parameters whether the command line
+ * (blocking libpq) or the daemon (the pool) sends it. */
 #include "storage/policy.h"
 
 #include <inttypes.h>
@@ -10,31 +10,79 @@
 
 #include "core/mem.h"
 
-static const char policy_columns[] = "allowed, min_amount, max_per_request, per_user_daily, "
-                                     "per_app_daily, cooldown_seconds, max_fee_amount";
+#define TS(col) PG_TIMESTAMP_TEXT(col)
 
-/* Row 0 of res (the policy_columns, as text) into *out. */
-static void policy_from_row(PGresult *res, struct withdrawal_policy *out)
+#define POLICY_COLUMNS                                                                             \
+    "allowed, min_amount, max_per_request, per_user_daily, per_app_daily, cooldown_seconds, "      \
+    "max_fee_amount"
+
+/* clang-format off */
+static const char GET_SQL[] =
+    "SELECT " POLICY_COLUMNS " FROM withdrawal_policies WHERE app_id = $1 AND asset = $2";
+
+/* One row per stored policy, or one row with asset NULL for an app without any; none for an
+ * unknown app. */
+static const char READ_SQL[] =
+    "SELECT p.asset, " POLICY_COLUMNS ", " TS("p.updated_at") " AS updated_at "
+    "  FROM apps a LEFT JOIN withdrawal_policies p USING (app_id) "
+    " WHERE a.app_id = $1 "
+    " ORDER BY p.asset";
+
+static const char SET_SQL[] =
+    "SELECT asset, " POLICY_COLUMNS ", " TS("updated_at") " AS updated_at "
+    "  FROM fl_policy_set($1, $2, $3::jsonb, $4, $5, $6::boolean, $7::bigint, $8::bigint, "
+    "                     $9::bigint, $10::bigint, $11::integer, $12::bigint, $13::boolean, "
+    "                     $14::bigint, $15::bigint, $16::bigint, $17::bigint, $18::integer, "
+    "                     $19::bigint)";
+/* clang-format on */
+
+#define SET_NPARAMS 19
+
+/* Row i of res (POLICY_COLUMNS, as text) into *out. */
+static void policy_from_row(PGresult *res, int i, struct withdrawal_policy *out)
 {
-    out->allowed = PQgetvalue(res, 0, PQfnumber(res, "allowed"))[0] == 't';
-    out->min_amount = strtoll(PQgetvalue(res, 0, PQfnumber(res, "min_amount")), NULL, 10);
-    out->max_per_request = strtoll(PQgetvalue(res, 0, PQfnumber(res, "max_per_request")), NULL, 10);
-    out->per_user_daily = strtoll(PQgetvalue(res, 0, PQfnumber(res, "per_user_daily")), NULL, 10);
-    out->per_app_daily = strtoll(PQgetvalue(res, 0, PQfnumber(res, "per_app_daily")), NULL, 10);
-    out->cooldown_seconds = atoi(PQgetvalue(res, 0, PQfnumber(res, "cooldown_seconds")));
-    out->max_fee_amount = strtoll(PQgetvalue(res, 0, PQfnumber(res, "max_fee_amount")), NULL, 10);
+    out->allowed = PQgetvalue(res, i, PQfnumber(res, "allowed"))[0] == 't';
+    out->min_amount = strtoll(PQgetvalue(res, i, PQfnumber(res, "min_amount")), NULL, 10);
+    out->max_per_request = strtoll(PQgetvalue(res, i, PQfnumber(res, "max_per_request")), NULL, 10);
+    out->per_user_daily = strtoll(PQgetvalue(res, i, PQfnumber(res, "per_user_daily")), NULL, 10);
+    out->per_app_daily = strtoll(PQgetvalue(res, i, PQfnumber(res, "per_app_daily")), NULL, 10);
+    out->cooldown_seconds = atoi(PQgetvalue(res, i, PQfnumber(res, "cooldown_seconds")));
+    out->max_fee_amount = strtoll(PQgetvalue(res, i, PQfnumber(res, "max_fee_amount")), NULL, 10);
 }
 
-/* The limits of p as text in base units, in column order from min_amount to max_fee_amount. */
-static void policy_to_text(const struct withdrawal_policy *p, char out[6][24])
+/* The values of p as text (base units), in enum policy_field order. */
+static void policy_to_text(const struct withdrawal_policy *p, char out[POLICY_NFIELDS][24])
 {
-    snprintf(out[0], 24, "%" PRId64, p->min_amount);
-    snprintf(out[1], 24, "%" PRId64, p->max_per_request);
-    snprintf(out[2], 24, "%" PRId64, p->per_user_daily);
-    snprintf(out[3], 24, "%" PRId64, p->per_app_daily);
-    snprintf(out[4], 24, "%d", p->cooldown_seconds);
-    snprintf(out[5], 24, "%" PRId64, p->max_fee_amount);
+    snprintf(out[POLICY_ALLOWED], 24, "%s", p->allowed ? "true" : "false");
+    snprintf(out[POLICY_MIN], 24, "%" PRId64, p->min_amount);
+    snprintf(out[POLICY_MAX_PER_REQUEST], 24, "%" PRId64, p->max_per_request);
+    snprintf(out[POLICY_USER_DAILY], 24, "%" PRId64, p->per_user_daily);
+    snprintf(out[POLICY_APP_DAILY], 24, "%" PRId64, p->per_app_daily);
+    snprintf(out[POLICY_COOLDOWN], 24, "%d", p->cooldown_seconds);
+    snprintf(out[POLICY_MAX_FEE], 24, "%" PRId64, p->max_fee_amount);
 }
+
+/* SET_SQL's parameters: $1..$5 who and what, $6..$12 the fields set (NULL when not),
+ * $13..$19 the defaults. The texts live in sv and dv. */
+static void set_params(const char *actor, const char *method, const char *params_json,
+                       const char *app_id, const char *asset, const struct policy_update *u,
+                       const struct withdrawal_policy *defaults, char sv[POLICY_NFIELDS][24],
+                       char dv[POLICY_NFIELDS][24], const char *params[SET_NPARAMS])
+{
+    policy_to_text(&u->v, sv);
+    policy_to_text(defaults, dv);
+    params[0] = actor;
+    params[1] = method;
+    params[2] = params_json != NULL ? params_json : "{}";
+    params[3] = app_id;
+    params[4] = asset;
+    for (int f = 0; f < POLICY_NFIELDS; f++) {
+        params[5 + f] = (u->set & (1u << f)) != 0 ? sv[f] : NULL;
+        params[5 + POLICY_NFIELDS + f] = dv[f];
+    }
+}
+
+/* ---- blocking ---- */
 
 int policy_db_app_exists(PGconn *conn, const char *app_id, char *err, size_t errsz)
 {
@@ -55,10 +103,7 @@ int policy_db_get(PGconn *conn, const char *app_id, const char *asset,
                   struct withdrawal_policy *out, char *err, size_t errsz)
 {
     const char *params[2] = {app_id, asset};
-    char *sql = xasprintf("SELECT %s FROM withdrawal_policies WHERE app_id = $1 AND asset = $2",
-                          policy_columns);
-    PGresult *res = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
-    free(sql);
+    PGresult *res = PQexecParams(conn, GET_SQL, 2, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         snprintf(err, errsz, "%s", PQerrorMessage(conn));
         PQclear(res);
@@ -66,62 +111,106 @@ int policy_db_get(PGconn *conn, const char *app_id, const char *asset,
     }
     int found = PQntuples(res) == 1;
     if (found)
-        policy_from_row(res, out);
+        policy_from_row(res, 0, out);
     PQclear(res);
     return found;
 }
 
-int policy_db_upsert(PGconn *conn, const char *app_id, const char *asset,
-                     const struct policy_update *u, const struct withdrawal_policy *defaults,
-                     struct withdrawal_policy *out, char *err, size_t errsz)
+int policy_db_set(PGconn *conn, const char *actor, const char *params_json, const char *app_id,
+                  const char *asset, const struct policy_update *u,
+                  const struct withdrawal_policy *defaults, struct withdrawal_policy *out,
+                  char *err, size_t errsz)
 {
-    /* Set values ($4..$9) and defaults ($11..$16) as text in base units. */
-    char sv[6][24], dv[6][24];
-    const struct withdrawal_policy *v = &u->v, *d = defaults;
-    policy_to_text(v, sv);
-    policy_to_text(d, dv);
-    const char *params[16] = {
-        app_id,
-        asset,
-        u->set_allowed ? (v->allowed ? "true" : "false") : NULL,
-        u->set_min ? sv[0] : NULL,
-        u->set_max_per_request ? sv[1] : NULL,
-        u->set_user_daily ? sv[2] : NULL,
-        u->set_app_daily ? sv[3] : NULL,
-        u->set_cooldown ? sv[4] : NULL,
-        u->set_max_fee ? sv[5] : NULL,
-        d->allowed ? "true" : "false",
-        dv[0],
-        dv[1],
-        dv[2],
-        dv[3],
-        dv[4],
-        dv[5],
-    };
-    char *sql = xasprintf(
-        "INSERT INTO withdrawal_policies AS p (app_id, asset, %s) "
-        "VALUES ($1, $2, coalesce($3::boolean, $10::boolean), coalesce($4::bigint, $11::bigint), "
-        "coalesce($5::bigint, $12::bigint), coalesce($6::bigint, $13::bigint), "
-        "coalesce($7::bigint, $14::bigint), coalesce($8::integer, $15::integer), "
-        "coalesce($9::bigint, $16::bigint)) "
-        "ON CONFLICT (app_id, asset) DO UPDATE SET "
-        "allowed = coalesce($3::boolean, p.allowed), "
-        "min_amount = coalesce($4::bigint, p.min_amount), "
-        "max_per_request = coalesce($5::bigint, p.max_per_request), "
-        "per_user_daily = coalesce($6::bigint, p.per_user_daily), "
-        "per_app_daily = coalesce($7::bigint, p.per_app_daily), "
-        "cooldown_seconds = coalesce($8::integer, p.cooldown_seconds), "
-        "max_fee_amount = coalesce($9::bigint, p.max_fee_amount), updated_at = now() "
-        "RETURNING %s",
-        policy_columns, policy_columns);
-    PGresult *res = PQexecParams(conn, sql, 16, NULL, params, NULL, NULL, 0);
-    free(sql);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+    char sv[POLICY_NFIELDS][24], dv[POLICY_NFIELDS][24];
+    const char *params[SET_NPARAMS];
+    set_params(actor, "policy.set", params_json, app_id, asset, u, defaults, sv, dv, params);
+    PGresult *res = PQexecParams(conn, SET_SQL, SET_NPARAMS, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) > 1) {
         snprintf(err, errsz, "%s", PQerrorMessage(conn));
         PQclear(res);
         return -1;
     }
-    policy_from_row(res, out);
+    int written = PQntuples(res) == 1;
+    if (written)
+        policy_from_row(res, 0, out);
     PQclear(res);
-    return 0;
+    return written;
+}
+
+/* ---- asynchronous ---- */
+
+struct read_req {
+    policy_read_cb cb;
+    void *ctx;
+};
+
+static void read_on_rows(void *ctx, enum pg_outcome outcome, PGresult *res)
+{
+    struct read_req *r = ctx;
+    if (outcome != PG_OK) {
+        r->cb(r->ctx, outcome, 0, NULL, 0);
+        return;
+    }
+    int n = PQntuples(res), k = 0;
+    struct policy_row *rows = xcalloc((size_t)(n > 0 ? n : 1), sizeof *rows);
+    for (int i = 0; i < n; i++) {
+        rows[k].asset = pg_value(res, i, "asset");
+        if (rows[k].asset == NULL) /* the app has no stored policy */
+            continue;
+        policy_from_row(res, i, &rows[k].p);
+        rows[k].updated_at = pg_value(res, i, "updated_at");
+        k++;
+    }
+    r->cb(r->ctx, PG_OK, n > 0, rows, k);
+    free(rows);
+}
+
+struct pg_query *policy_read(struct pg_pool *pool, const char *app_id, policy_read_cb cb, void *ctx)
+{
+    const char *params[1] = {app_id};
+    struct read_req *r;
+    struct pg_query *q =
+        pg_query_wrap(pool, READ_SQL, 1, params, 0, read_on_rows, sizeof *r, (void **)&r);
+    r->cb = cb;
+    r->ctx = ctx;
+    return q;
+}
+
+struct write_req {
+    policy_write_cb cb;
+    void *ctx;
+};
+
+static void write_on_rows(void *ctx, enum pg_outcome outcome, PGresult *res)
+{
+    struct write_req *r = ctx;
+    if (outcome != PG_OK) {
+        r->cb(r->ctx, outcome, NULL);
+        return;
+    }
+    if (PQntuples(res) != 1) {
+        r->cb(r->ctx, PG_OK, NULL);
+        return;
+    }
+    struct policy_row row = {.asset = pg_value(res, 0, "asset"),
+                             .updated_at = pg_value(res, 0, "updated_at")};
+    policy_from_row(res, 0, &row.p);
+    r->cb(r->ctx, PG_OK, &row);
+}
+
+struct pg_query *policy_write(struct pg_pool *pool, const char *actor, const char *method,
+                              const char *params_json, const char *app_id, const char *asset,
+                              const struct policy_update *u,
+                              const struct withdrawal_policy *defaults, policy_write_cb cb,
+                              void *ctx)
+{
+    char sv[POLICY_NFIELDS][24], dv[POLICY_NFIELDS][24];
+    const char *params[SET_NPARAMS];
+    set_params(actor, method, params_json, app_id, asset, u, defaults, sv, dv, params);
+    struct write_req *r;
+    struct pg_query *q =
+        pg_query_wrap(pool, SET_SQL, SET_NPARAMS, params, 0, write_on_rows, sizeof *r, (void **)&r);
+    r->cb = cb;
+    r->ctx = ctx;
+    return q;
 }

@@ -784,6 +784,10 @@ static void on_claim(void *ctx, enum pg_outcome outcome, const struct payout *ro
     }
     unsigned slots = (unsigned)r->cfg->withdraw_batch - r->inflight;
     r->backlog = n > 0 && (unsigned)n >= slots;
+    if (n > 0)
+        /* The rows are PROCESSING under our lease and nothing is sent yet: an admin cancel from
+         * here on is refused (a payment may follow), and the rows are paid or resumed. */
+        FAULT_POINT("withdraw.after_claim");
     for (int i = 0; i < n && !r->stopped; i++) {
         /* (Once stopped, the rest keep their lease and are resumed when it runs out.) */
         const struct payout *w = &rows[i];

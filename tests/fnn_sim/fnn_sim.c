@@ -1,8 +1,9 @@
 /* fnn-sim: a Fiber Network Node stand-in for tests, benchmarks and the local demo. It serves FNN's
  * JSON-RPC subset (node_info, new_invoice, get_invoice, parse_invoice, cancel_invoice,
- * settle_invoice, send_payment, get_payment) over HTTP POST on "/" with FNN's encodings and error
- * texts, on the project's own loop and HTTP server: one thread, nothing blocks, every delay is an
- * ev_timer. Method behaviour lives in sim_rpc.c, state and the invoice codec in sim_store.c.
+ * settle_invoice, send_payment, get_payment, list_channels) over HTTP POST on "/" with FNN's
+ * encodings and error texts, on the project's own loop and HTTP server: one thread, nothing blocks,
+ * every delay is an ev_timer. Method behaviour lives in sim_rpc.c, state and the invoice codec in
+ * sim_store.c.
  *
  * Control methods (same endpoint, framed like FNN's: "params":[{...}], integers as u128 "0x" hex;
  * plain JSON integers are also accepted here). They are never delayed and never scripted:
@@ -27,6 +28,13 @@
  *       taken, as FNN's path finder does: a dry run is refused, a send makes a session that ends
  *       Failed ("Failed to build route, PathFind error: no path found within max_fee_amount X
  *       (route fee Y)"; the figures are the sim's addition to FNN's text). Nothing is paid.
+ *   sim_open_channel {local_balance, remote_balance?, udt_type_script?, state?, public?}
+ *       → {channel_id}: a channel with the simulated remote node that list_channels shows, in
+ *       state ChannelReady unless `state` names another of FNN's state names; funded with the UDT
+ *       of udt_type_script (a Script), else CKB. Balances in base units of its asset.
+ *   sim_update_channel {channel_id, local_balance?, remote_balance?, offered_tlc_balance?,
+ *       state?} → the Channel: sets what is given (state "Closed" hides it from list_channels
+ *       unless include_closed). Payments never move channel balances: only these two do.
  *   sim_stats {}                → {calls: {method: count}} for every method received.
  *   sim_get_payments {}         → {payments: [{payment_hash, status, sessions, amount, fee,
  *       failed_error, ...}]}: every payment session with its number of send_payment sessions, so

@@ -308,13 +308,24 @@ static json_t *payment_result(const struct sim_payment *p)
 
 /* ---- FNN methods ---- */
 
+static int channel_state_index(const char *name);
+#define CHANNEL_PENDING_STATES 5 /* NegotiatingFunding … AwaitingChannelReady */
+
 static int m_node_info(struct sim_store *s, json_t *params, json_t **res, struct sim_rpc_error *err)
 {
     if (params != NULL && (!json_is_array(params) || json_array_size(params) != 0))
         return fail_params(err, "invalid length %zu, expected zero elements",
                            json_is_array(params) ? json_array_size(params) : 1);
     const char *pub = sim_node_pubkey(SIM_NODE_LOCAL);
-    char addr[160];
+    char addr[160], ready[24], pending[24];
+    uint64_t nready = 0, npending = 0;
+    for (size_t i = 0; i < sim_store_channel_count(s); i++) {
+        int st = channel_state_index(sim_store_channel_at(s, i)->state);
+        npending += st < CHANNEL_PENDING_STATES;
+        nready += st == CHANNEL_PENDING_STATES;
+    }
+    u128hex_encode(nready, ready);
+    u128hex_encode(npending, pending);
     snprintf(addr, sizeof addr, "/ip4/127.0.0.1/tcp/8228/p2p/Qm%.44s", pub + 2);
     *res = json_pack(
         "{s:s, s:s, s:s, s:[s,s], s:s, s:[s], s:s, s:s, s:s,"
@@ -327,8 +338,8 @@ static int m_node_info(struct sim_store *s, json_t *params, json_t **res, struct
         "default_funding_lock_script", "code_hash",
         "0x9bd7e06f3ecf4be0f2fcd2188b23f1b9fcc88e5d4b65a8637b17723bbda3cce8", "hash_type", "type",
         "args", "0x", "tlc_expiry_delta", "0x5265c00", "tlc_min_value", "0x0",
-        "tlc_fee_proportional_millionths", "0x3e8", "channel_count", "0x2", "pending_channel_count",
-        "0x0", "peers_count", "0x2", "udt_cfg_infos", "name", "RUSD", "script", "code_hash",
+        "tlc_fee_proportional_millionths", "0x3e8", "channel_count", ready, "pending_channel_count",
+        pending, "peers_count", "0x2", "udt_cfg_infos", "name", "RUSD", "script", "code_hash",
         RUSD_CODE_HASH, "hash_type", "type", "args", RUSD_ARGS, "auto_accept_amount", "cell_deps",
         "cell_dep", "out_point", "tx_hash",
         "0xed7d65b9ad3d99657e37c4285d585fea8a5fcaf58165d54dacf90243f911548b", "index", "0x0",
@@ -647,6 +658,117 @@ static int m_get_payment(struct sim_store *s, json_t *obj, json_t **res, struct 
     return 0;
 }
 
+/* ---- channels (fnn-rpc.md section 7) ---- */
+
+/* FNN's ChannelState names in the order a channel goes through them; the first five are
+ * "pending" (list_channels only_pending). */
+static const char *const channel_states[] = {
+    "NegotiatingFunding",   "CollaboratingFundingTx", "SigningCommitment", "AwaitingTxSignatures",
+    "AwaitingChannelReady", "ChannelReady",           "ShuttingDown",      "Closed",
+};
+
+static int channel_state_index(const char *name)
+{
+    for (int i = 0; name != NULL && i < (int)FL_ARRAY_LEN(channel_states); i++) {
+        if (strcmp(name, channel_states[i]) == 0)
+            return i;
+    }
+    return -1;
+}
+
+static int get_channel_state(json_t *obj, char out[SIM_CHANNEL_STATE_MAX],
+                             struct sim_rpc_error *err)
+{
+    const char *st = NULL;
+    int r = get_string(obj, "state", 0, &st, err);
+    if (r <= 0)
+        return r;
+    if (channel_state_index(st) < 0)
+        return fail_params(err, "unknown channel state `%s`", st);
+    snprintf(out, SIM_CHANNEL_STATE_MAX, "%s", st);
+    return 1;
+}
+
+static json_t *script_json(const struct sim_udt *u)
+{
+    static const char *const names[] = {[0] = "data", [1] = "type", [2] = "data1", [4] = "data2"};
+    char code_hash[67];
+    char *args = xmalloc(2 + 2 * u->args_len + 1);
+    hex256(u->code_hash, code_hash);
+    args[0] = '0';
+    args[1] = 'x';
+    hex_encode(u->args, u->args_len, args + 2);
+    json_t *j = json_pack("{s:s, s:s, s:s}", "code_hash", code_hash, "hash_type",
+                          u->hash_type < FL_ARRAY_LEN(names) && names[u->hash_type] != NULL
+                              ? names[u->hash_type]
+                              : "type",
+                          "args", args);
+    free(args);
+    return j;
+}
+
+/* FNN's Channel object (v0.8 fields). */
+static json_t *channel_json(const struct sim_channel *c)
+{
+    char id[67], outpoint[2 + 64 + 8 + 1], created[24], local[24], remote[24], offered[24],
+        received[24];
+    hex256(c->channel_id, id);
+    hex256(c->funding_tx, outpoint);
+    memcpy(outpoint + 66, "00000000", 9); /* index 0, u32 little-endian */
+    u128hex_encode(c->created_at_ms, created);
+    u128hex_encode(c->local_balance, local);
+    u128hex_encode(c->remote_balance, remote);
+    u128hex_encode(c->offered_tlc_balance, offered);
+    u128hex_encode(c->received_tlc_balance, received);
+    int funded = channel_state_index(c->state) >= CHANNEL_PENDING_STATES;
+    int ready = strcmp(c->state, "ChannelReady") == 0;
+    return json_pack(
+        "{s:s, s:b, s:b, s:b, s:o, s:s, s:o, s:{s:s}, s:s, s:s, s:s, s:s, s:[], s:o, s:s, s:b,"
+        " s:s, s:s, s:n, s:n}",
+        "channel_id", id, "is_public", c->is_public, "is_acceptor", 0, "is_one_way", 0,
+        "channel_outpoint", funded ? json_string(outpoint) : json_null(), "pubkey",
+        sim_node_pubkey(SIM_NODE_REMOTE), "funding_udt_type_script",
+        c->has_udt ? script_json(&c->udt) : json_null(), "state", "state_name", c->state,
+        "local_balance", local, "offered_tlc_balance", offered, "remote_balance", remote,
+        "received_tlc_balance", received, "pending_tlcs", "latest_commitment_transaction_hash",
+        funded ? json_string(id) : json_null(), "created_at", created, "enabled", ready,
+        "tlc_expiry_delta", "0x5265c00", "tlc_fee_proportional_millionths", "0x3e8",
+        "shutdown_transaction_hash", "failure_detail");
+}
+
+/* list_channels {pubkey?, include_closed?, only_pending?} → {channels}: every channel is with the
+ * simulated remote node, so a pubkey filter keeps all of them or none. Closed ones only with
+ * include_closed; only_pending keeps those not yet ChannelReady. */
+static int m_list_channels(struct sim_store *s, json_t *obj, json_t **res,
+                           struct sim_rpc_error *err)
+{
+    const char *pubkey = NULL;
+    int include_closed, only_pending;
+    if (get_string(obj, "pubkey", 0, &pubkey, err) < 0 ||
+        get_bool(obj, "include_closed", &include_closed, err) < 0 ||
+        get_bool(obj, "only_pending", &only_pending, err) < 0)
+        return -1;
+    int peer_matches = 1;
+    if (pubkey != NULL) {
+        const char *h = strncmp(pubkey, "0x", 2) == 0 ? pubkey + 2 : pubkey;
+        uint8_t key[33];
+        if (strlen(h) != 66 || hex_decode(h, 66, key, 33) < 0 || (key[0] != 2 && key[0] != 3))
+            return fail_params(err, "invalid pubkey: %s", pubkey);
+        peer_matches = strcasecmp(h, sim_node_pubkey(SIM_NODE_REMOTE)) == 0;
+    }
+    json_t *list = json_array();
+    for (size_t i = 0; peer_matches && i < sim_store_channel_count(s); i++) {
+        const struct sim_channel *c = sim_store_channel_at(s, i);
+        int st = channel_state_index(c->state);
+        if (only_pending ? st >= CHANNEL_PENDING_STATES
+                         : (!include_closed && strcmp(c->state, "Closed") == 0))
+            continue;
+        json_array_append_new(list, channel_json(c));
+    }
+    *res = json_pack("{s:o}", "channels", list);
+    return 0;
+}
+
 /* ---- control methods on the store ---- */
 
 static int m_sim_pay_invoice(struct sim_store *s, json_t *obj, json_t **res,
@@ -771,6 +893,54 @@ static int m_sim_set_route_fee(struct sim_store *s, json_t *obj, json_t **res,
     return 0;
 }
 
+/* sim_open_channel {local_balance, remote_balance?, udt_type_script?, state?, public?}
+ * → {channel_id}: a channel with the remote node, ChannelReady unless state says otherwise. */
+static int m_sim_open_channel(struct sim_store *s, json_t *obj, json_t **res,
+                              struct sim_rpc_error *err)
+{
+    struct sim_channel c = {.is_public = 1, .created_at_ms = sim_store_now_ms(s)};
+    snprintf(c.state, sizeof c.state, "ChannelReady");
+    int has_public, pub;
+    if (sim_rpc_uint(obj, "local_balance", 1, 1, &c.local_balance, err) < 0 ||
+        sim_rpc_uint(obj, "remote_balance", 0, 1, &c.remote_balance, err) < 0 ||
+        get_script(obj, "udt_type_script", &c.has_udt, &c.udt, err) < 0 ||
+        get_channel_state(obj, c.state, err) < 0 ||
+        (has_public = get_bool(obj, "public", &pub, err)) < 0)
+        return -1;
+    if (has_public)
+        c.is_public = pub;
+    if (crypto_random(c.channel_id, sizeof c.channel_id) < 0 ||
+        crypto_random(c.funding_tx, sizeof c.funding_tx) < 0)
+        return fail_call(err, obj, "failed to generate a channel id");
+    sim_store_add_channel(s, &c);
+    char id[67];
+    hex256(c.channel_id, id);
+    *res = json_pack("{s:s}", "channel_id", id);
+    return 0;
+}
+
+/* sim_update_channel {channel_id, local_balance?, remote_balance?, offered_tlc_balance?, state?}
+ * → the Channel as list_channels shows it. */
+static int m_sim_update_channel(struct sim_store *s, json_t *obj, json_t **res,
+                                struct sim_rpc_error *err)
+{
+    uint8_t id[32];
+    if (get_hash(obj, "channel_id", 1, id, err) < 0)
+        return -1;
+    struct sim_channel *c = sim_store_channel(s, id);
+    if (c == NULL)
+        return fail_call(err, obj, "channel not found");
+    struct sim_channel u = *c;
+    if (sim_rpc_uint(obj, "local_balance", 0, 1, &u.local_balance, err) < 0 ||
+        sim_rpc_uint(obj, "remote_balance", 0, 1, &u.remote_balance, err) < 0 ||
+        sim_rpc_uint(obj, "offered_tlc_balance", 0, 1, &u.offered_tlc_balance, err) < 0 ||
+        get_channel_state(obj, u.state, err) < 0)
+        return -1;
+    *c = u;
+    *res = channel_json(c);
+    return 0;
+}
+
 static int m_sim_get_payments(struct sim_store *s, json_t *obj, json_t **res,
                               struct sim_rpc_error *err)
 {
@@ -803,11 +973,14 @@ static const struct {
     {"cancel_invoice", m_cancel_invoice},
     {"settle_invoice", m_settle_invoice},
     {"get_payment", m_get_payment},
+    {"list_channels", m_list_channels},
     {"sim_pay_invoice", m_sim_pay_invoice},
     {"sim_new_external_invoice", m_sim_new_external_invoice},
     {"sim_advance_clock", m_sim_advance_clock},
     {"sim_get_payments", m_sim_get_payments},
     {"sim_set_route_fee", m_sim_set_route_fee},
+    {"sim_open_channel", m_sim_open_channel},
+    {"sim_update_channel", m_sim_update_channel},
 };
 
 int sim_rpc_call(struct sim_store *s, const char *method, json_t *params,

@@ -1,6 +1,7 @@
-/* The simulator's JSON-RPC methods: FNN's node_info, invoice and payment methods with FNN's
- * encodings and error texts, plus the control methods that act on the store (sim_pay_invoice,
- * sim_new_external_invoice, sim_advance_clock, sim_get_payments, sim_set_route_fee).
+/* The simulator's JSON-RPC methods: FNN's node_info, invoice, payment and list_channels methods
+ * with FNN's encodings and error texts, plus the control methods that act on the store
+ * (sim_pay_invoice, sim_new_external_invoice, sim_advance_clock, sim_get_payments,
+ * sim_set_route_fee, sim_open_channel, sim_update_channel).
  * Transport-level controls (scripts, latency, stats) live in fnn_sim.c. No I/O here. */
 #ifndef FNN_SIM_RPC_H
 #define FNN_SIM_RPC_H

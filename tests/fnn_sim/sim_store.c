@@ -36,6 +36,8 @@ struct sim_store {
     struct hashmap *payments;
     struct sim_payment **order;
     size_t npayments, cap;
+    struct sim_channel **channels;
+    size_t nchannels, channels_cap;
 };
 
 static const char *const currency_names[] = {"Fibb", "Fibt", "Fibd"};
@@ -126,6 +128,9 @@ void sim_store_free(struct sim_store *s)
     hashmap_free(s->invoices[1], invoice_free);
     hashmap_free(s->payments, payment_free);
     free(s->order);
+    for (size_t i = 0; i < s->nchannels; i++)
+        free(s->channels[i]);
+    free(s->channels);
     free(s);
 }
 
@@ -223,6 +228,37 @@ size_t sim_store_payment_count(const struct sim_store *s)
 struct sim_payment *sim_store_payment_at(struct sim_store *s, size_t i)
 {
     return i < s->npayments ? s->order[i] : NULL;
+}
+
+struct sim_channel *sim_store_add_channel(struct sim_store *s, const struct sim_channel *c)
+{
+    struct sim_channel *ch = xmalloc(sizeof *ch);
+    *ch = *c;
+    if (s->nchannels == s->channels_cap) {
+        s->channels_cap = s->channels_cap ? s->channels_cap * 2 : 8;
+        s->channels = xrealloc(s->channels, s->channels_cap * sizeof *s->channels);
+    }
+    s->channels[s->nchannels++] = ch;
+    return ch;
+}
+
+struct sim_channel *sim_store_channel(struct sim_store *s, const uint8_t id[32])
+{
+    for (size_t i = 0; i < s->nchannels; i++) {
+        if (memcmp(s->channels[i]->channel_id, id, 32) == 0)
+            return s->channels[i];
+    }
+    return NULL;
+}
+
+size_t sim_store_channel_count(const struct sim_store *s)
+{
+    return s->nchannels;
+}
+
+struct sim_channel *sim_store_channel_at(struct sim_store *s, size_t i)
+{
+    return i < s->nchannels ? s->channels[i] : NULL;
 }
 
 /* ---- invoice string codec ---- */

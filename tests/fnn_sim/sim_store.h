@@ -79,6 +79,22 @@ struct sim_payment {
     unsigned polls;     /* get_payment calls on the current session */
 };
 
+/* A channel of the local node with the simulated remote node (list_channels). Only the control
+ * methods change it: payments do not move its balances. */
+#define SIM_CHANNEL_STATE_MAX 32
+struct sim_channel {
+    uint8_t channel_id[32];
+    uint8_t funding_tx[32]; /* channel_outpoint's transaction (index 0) */
+    int has_udt;            /* funded with a UDT (funding_udt_type_script), else CKB */
+    struct sim_udt udt;
+    uint64_t local_balance, remote_balance; /* base units of the channel's asset */
+    uint64_t offered_tlc_balance, received_tlc_balance;
+    char state[SIM_CHANNEL_STATE_MAX]; /* FNN's state_name: NegotiatingFunding … ChannelReady,
+                                        * ShuttingDown, Closed */
+    int is_public;
+    uint64_t created_at_ms;
+};
+
 struct sim_store;
 
 struct sim_store *sim_store_new(enum sim_currency currency);
@@ -115,6 +131,12 @@ struct sim_payment *sim_store_add_payment(struct sim_store *s, const uint8_t has
 /* Every payment in creation order. */
 size_t sim_store_payment_count(const struct sim_store *s);
 struct sim_payment *sim_store_payment_at(struct sim_store *s, size_t i);
+
+/* Channels, in the order they were opened. add copies c and returns the stored one. */
+struct sim_channel *sim_store_add_channel(struct sim_store *s, const struct sim_channel *c);
+struct sim_channel *sim_store_channel(struct sim_store *s, const uint8_t id[32]);
+size_t sim_store_channel_count(const struct sim_store *s);
+struct sim_channel *sim_store_channel_at(struct sim_store *s, size_t i);
 
 /* Invoice string codec. encode returns a malloc'd string. decode returns 0, or -1 with an
  * FNN InvoiceError-like text in err. */

@@ -853,3 +853,14 @@ class AdminClient:
         j = self.call(method, params, **kw)
         assert "error" in j and "result" not in j, f"{method} {params} expected an error: {j}"
         return j["error"]
+
+
+def fund_user(client, sim, user_id, amount, asset="CKB", timeout=10):
+    """Credits user_id with amount (a decimal string) through one real tip: created through the
+    signed API, paid at fnn-sim, settled by tip.status (no wait for the poller). Returns the tip."""
+    res = client.result("tip.create", {"postId": "p-fund", "fromUserId": "funder",
+                                       "toUserId": user_id, "asset": asset, "amount": amount})
+    sim.pay(res["invoice"])
+    wait_until(lambda: client.result("tip.status", {"tipId": res["tipId"]})["state"] == "SETTLED",
+               timeout, "the funding tip to settle")
+    return res

@@ -419,6 +419,70 @@ def test_script_timeout(sim):
     assert time.time() - t0 < 0.5
 
 
+RUSD = {"code_hash": "0x1142755a044bf2ee358cba9f2da187ce928c91cd4dc8692ded0337efa677d21a",
+        "hash_type": "type",
+        "args": "0x878fcc6f1f08d48e87bb1c3b3d5083f23f8a39c5d5c764f253b55b998526439b"}
+CHANNEL_FIELDS = {"channel_id", "is_public", "is_acceptor", "is_one_way", "channel_outpoint",
+                  "pubkey", "funding_udt_type_script", "state", "local_balance",
+                  "offered_tlc_balance", "remote_balance", "received_tlc_balance", "pending_tlcs",
+                  "latest_commitment_transaction_hash", "created_at", "enabled",
+                  "tlc_expiry_delta", "tlc_fee_proportional_millionths",
+                  "shutdown_transaction_hash", "failure_detail"}
+
+
+def test_list_channels(sim):
+    """list_channels as fnn-rpc.md section 7 describes it (v0.8 fields, u128 hex balances, UDT
+    channels by funding_udt_type_script, Closed only with include_closed, only_pending), on
+    channels set up with sim_open_channel / sim_update_channel."""
+    assert sim.call("list_channels", {}) == {"channels": []}
+    assert sim.call("node_info")["channel_count"] == "0x0"
+    ckb = sim.call("sim_open_channel", {"local_balance": hx(500 * 10**8),
+                                        "remote_balance": hx(10**8)})["channel_id"]
+    udt = sim.call("sim_open_channel", {"local_balance": hx(2_500_000),
+                                        "udt_type_script": RUSD})["channel_id"]
+    pend = sim.call("sim_open_channel", {"local_balance": "0x1",
+                                         "state": "AwaitingChannelReady"})["channel_id"]
+    assert len({ckb, udt, pend}) == 3 and all(re.fullmatch(r"0x[0-9a-f]{64}", c)
+                                              for c in (ckb, udt, pend))
+    chans = {c["channel_id"]: c for c in sim.call("list_channels", {})["channels"]}
+    assert set(chans) == {ckb, udt, pend}
+    for c in chans.values():
+        assert set(c) == CHANNEL_FIELDS, set(c) ^ CHANNEL_FIELDS
+        assert re.fullmatch(r"0[23][0-9a-f]{64}", c["pubkey"])
+    c = chans[ckb]
+    assert c["local_balance"] == hx(500 * 10**8) and c["remote_balance"] == hx(10**8)
+    assert c["offered_tlc_balance"] == "0x0" and c["funding_udt_type_script"] is None
+    assert c["state"] == {"state_name": "ChannelReady"} and c["enabled"] is True
+    assert re.fullmatch(r"0x[0-9a-f]{72}", c["channel_outpoint"])
+    assert chans[udt]["funding_udt_type_script"] == RUSD
+    assert chans[udt]["local_balance"] == hx(2_500_000)
+    assert chans[pend]["channel_outpoint"] is None and chans[pend]["enabled"] is False
+    info = sim.call("node_info")
+    assert (info["channel_count"], info["pending_channel_count"]) == ("0x2", "0x1")
+    # Filters: only_pending, a pubkey (every channel is with the remote node), include_closed.
+    assert [c["channel_id"] for c in sim.call("list_channels", {"only_pending": True})
+            ["channels"]] == [pend]
+    peer = chans[ckb]["pubkey"]
+    assert len(sim.call("list_channels", {"pubkey": peer})["channels"]) == 3
+    assert len(sim.call("list_channels", {"pubkey": "0x" + peer})["channels"]) == 3
+    assert sim.call("list_channels", {"pubkey": "02" + "11" * 32})["channels"] == []
+    assert sim.error("list_channels", {"pubkey": "xyz"})["code"] == -32602
+    assert sim.error("list_channels", {"include_closed": "yes"})["code"] == -32602
+    assert sim.error("list_channels")["code"] == -32602  # params [{...}] required, as FNN
+    # Balances and state move only by sim_update_channel.
+    upd = sim.call("sim_update_channel", {"channel_id": ckb, "local_balance": hx(7),
+                                          "state": "Closed"})
+    assert upd["local_balance"] == "0x7" and upd["state"]["state_name"] == "Closed"
+    listed = {c["channel_id"] for c in sim.call("list_channels", {})["channels"]}
+    assert listed == {udt, pend}
+    listed = {c["channel_id"] for c in sim.call("list_channels", {"include_closed": True})
+              ["channels"]}
+    assert listed == {ckb, udt, pend}
+    assert sim.error("sim_update_channel", {"channel_id": "0x" + "00" * 32})["code"] == -32000
+    assert sim.error("sim_update_channel", {"channel_id": udt, "state": "Open"})["code"] == -32602
+    assert sim.error("sim_open_channel", {"local_balance": "0x01"})["code"] == -32602
+
+
 def test_set_latency(sim):
     sim.call("sim_set_latency", {"ms": "0x12c"})  # 300 ms
     t0 = time.time()

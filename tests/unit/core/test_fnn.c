@@ -180,6 +180,81 @@ static void test_payment_decode(void **state)
     }
 }
 
+/* A v0.8 Channel as fnn-rpc.md section 7 lists its fields. */
+#define RUSD_SCRIPT                                                                                \
+    "{\"code_hash\":\"0x1142755a044bf2ee358cba9f2da187ce928c91cd4dc8692ded0337efa677d21a\","       \
+    "\"hash_type\":\"type\",\"args\":"                                                             \
+    "\"0x878fcc6f1f08d48e87bb1c3b3d5083f23f8a39c5d5c764f253b55b998526439b\"}"
+#define CHANNEL(state, local, script)                                                              \
+    "{\"channel_id\":\"" HASH_A "\",\"is_public\":true,\"is_acceptor\":false,"                     \
+    "\"is_one_way\":false,\"channel_outpoint\":null,\"pubkey\":"                                   \
+    "\"02b6d4e3ab86a2ca2fad6fae0ecb2e1e559e0b911939872a90abdda6d20302be71\","                      \
+    "\"funding_udt_type_script\":" script ",\"state\":{\"state_name\":\"" state "\","              \
+    "\"state_flags\":\"OUR_INIT_SENT | THEIR_INIT_SENT\"},\"local_balance\":\"" local "\","        \
+    "\"offered_tlc_balance\":\"0x0\",\"remote_balance\":\"0x174876e800\","                         \
+    "\"received_tlc_balance\":\"0x0\",\"pending_tlcs\":[],"                                        \
+    "\"latest_commitment_transaction_hash\":null,\"created_at\":\"0x1958957cc7d\","                \
+    "\"enabled\":true,\"tlc_expiry_delta\":\"0x5265c00\","                                         \
+    "\"tlc_fee_proportional_millionths\":\"0x3e8\",\"shutdown_transaction_hash\":null,"            \
+    "\"failure_detail\":null}"
+
+static void test_channels_total(void **state)
+{
+    json_t *rusd_json = parse(RUSD_SCRIPT);
+    struct fnn_script rusd;
+    assert_int_equal(fnn_script_from_json(rusd_json, &rusd), 0);
+    json_t *r = parse("{\"channels\":[" CHANNEL("ChannelReady", "0x2540be400", "null") "," CHANNEL(
+        "ShuttingDown", "0x5f5e100",
+        "null") "," CHANNEL("Closed", "0x3b9aca00",
+                            "null") "," CHANNEL("ChannelReady", "0xf4240",
+                                                RUSD_SCRIPT) "," CHANNEL("ChannelReady", "0x7",
+                                                                         "{\"code_hash\":\"" HASH_A
+                                                                         "\",\"hash_type\":"
+                                                                         "\"data1\",\"args\":"
+                                                                         "\"0x\"}") "]}");
+    struct fnn_channel_totals t;
+    char err[160];
+    assert_int_equal(fnn_channels_total(r, &rusd, &t, err, sizeof err), 0);
+    assert_int_equal(t.ckb_local, 10000000000ULL + 100000000ULL); /* Closed not counted */
+    assert_int_equal(t.ckb_channels, 2);
+    assert_int_equal(t.udt_local, 1000000);
+    assert_int_equal(t.udt_channels, 1);
+    assert_int_equal(t.other_channels, 1);
+    /* Without a UDT asked about, every UDT channel is another's. */
+    assert_int_equal(fnn_channels_total(r, NULL, &t, err, sizeof err), 0);
+    assert_int_equal(t.udt_local, 0);
+    assert_int_equal(t.other_channels, 2);
+    json_decref(r);
+
+    r = parse("{\"channels\":[]}");
+    assert_int_equal(fnn_channels_total(r, &rusd, &t, err, sizeof err), 0);
+    assert_int_equal(t.ckb_local + t.udt_local + t.ckb_channels + t.other_channels, 0);
+    json_decref(r);
+
+    static const char *const bad[] = {
+        "null",
+        "{}",
+        "{\"channels\":{}}",
+        "{\"channels\":[7]}",
+        "{\"channels\":[{\"funding_udt_type_script\":null}]}",
+        "{\"channels\":[" CHANNEL("ChannelReady", "0x01", "null") "]}",
+        "{\"channels\":[" CHANNEL("ChannelReady", "100", "null") "]}",
+        "{\"channels\":[" CHANNEL("ChannelReady", "0x100000000000000000", "null") "]}",
+        "{\"channels\":[" CHANNEL("ChannelReady", "0x1", "{\"code_hash\":\"0x12\"}") "]}",
+        "{\"channels\":[" CHANNEL("ChannelReady", "0xffffffffffffffff",
+                                  "null") "," CHANNEL("ChannelReady", "0x1", "null") "]}",
+    };
+    for (size_t i = 0; i < FL_ARRAY_LEN(bad); i++) {
+        r = parse(bad[i]);
+        err[0] = '\0';
+        if (fnn_channels_total(r, &rusd, &t, err, sizeof err) != -1)
+            fail_msg("accepted malformed channels #%zu", i);
+        assert_true(err[0] != '\0');
+        json_decref(r);
+    }
+    json_decref(rusd_json);
+}
+
 static void test_status_names(void **state)
 {
     static const char *const names[] = {"Open", "Cancelled", "Expired", "Received", "Paid"};
@@ -776,6 +851,7 @@ int main(void)
         cmocka_unit_test(test_invoice_decode_no_expiry),
         cmocka_unit_test(test_invoice_decode_malformed),
         cmocka_unit_test(test_payment_decode),
+        cmocka_unit_test(test_channels_total),
         cmocka_unit_test(test_status_names),
         cmocka_unit_test(test_hash256),
         cmocka_unit_test(test_classify),

@@ -103,6 +103,71 @@ static void test_parse_amount(void **state)
     assert_int_equal(policy_parse_amount("2.5", 0, 0, &v), AMOUNT_ERR_PRECISION);
 }
 
+/* The rules `policy set` and policy.set share: each field accepted and refused as documented, and
+ * only the fields given marked as set. */
+static void test_update_field(void **state)
+{
+    struct policy_update u = {0};
+    char msg[160];
+#define UPD(f, text, dec) policy_update_field(&u, f, text, strlen(text), dec, msg, sizeof msg)
+    assert_int_equal(UPD(POLICY_MIN, "2.5", 8), 0);
+    assert_int_equal(u.v.min_amount, 250000000);
+    assert_int_equal(u.set, 1u << POLICY_MIN);
+    assert_int_equal(UPD(POLICY_MAX_FEE, "0", 8), 0);
+    assert_int_equal(u.v.max_fee_amount, 0);
+    assert_int_equal(UPD(POLICY_ALLOWED, "false", 8), 0);
+    assert_false(u.v.allowed);
+    assert_int_equal(UPD(POLICY_COOLDOWN, "2592000", 8), 0);
+    assert_int_equal(u.v.cooldown_seconds, POLICY_COOLDOWN_MAX);
+    assert_int_equal(UPD(POLICY_APP_DAILY, "1.000001", 6), 0);
+    assert_int_equal(u.v.per_app_daily, 1000001);
+    assert_int_equal(u.set, (1u << POLICY_MIN) | (1u << POLICY_MAX_FEE) | (1u << POLICY_ALLOWED) |
+                                (1u << POLICY_COOLDOWN) | (1u << POLICY_APP_DAILY));
+
+    /* Refusals leave the update as it was. */
+    struct policy_update before = u;
+    static const struct {
+        enum policy_field f;
+        const char *text;
+        const char *says;
+    } bad[] = {
+        {POLICY_MIN, "0", "greater than zero"},
+        {POLICY_MAX_PER_REQUEST, "0.000000001", "decimal places"},
+        {POLICY_USER_DAILY, "-1", "plain decimal"},
+        {POLICY_APP_DAILY, "1e3", "plain decimal"},
+        {POLICY_MAX_FEE, "00", "leading zero"},
+        {POLICY_MAX_FEE, "99999999999999999999", "too large"},
+        {POLICY_MIN, "", "empty"},
+        {POLICY_COOLDOWN, "2592001", "0 to 2592000"},
+        {POLICY_COOLDOWN, "-1", "seconds"},
+        {POLICY_COOLDOWN, "1.5", "seconds"},
+        {POLICY_COOLDOWN, "", "seconds"},
+        {POLICY_COOLDOWN, "99999999999999999999999", "seconds"},
+        {POLICY_ALLOWED, "yes", "true or false"},
+        {POLICY_ALLOWED, "TRUE", "true or false"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        msg[0] = '\0';
+        assert_int_equal(UPD(bad[i].f, bad[i].text, 8), -1);
+        assert_non_null(strstr(msg, bad[i].says));
+    }
+    /* A NUL inside the text is not cut short there. */
+    assert_int_equal(policy_update_field(&u, POLICY_MIN,
+                                         "1\0"
+                                         "5",
+                                         3, 8, msg, sizeof msg),
+                     -1);
+    assert_int_equal(policy_update_field(&u, POLICY_ALLOWED, "true\0", 5, 8, msg, sizeof msg), -1);
+    assert_int_equal(policy_update_field(&u, POLICY_COOLDOWN, "1\0", 2, 8, msg, sizeof msg), -1);
+    assert_memory_equal(&u, &before, sizeof u);
+#undef UPD
+    /* Every field has both names. */
+    for (int f = 0; f < POLICY_NFIELDS; f++) {
+        assert_non_null(policy_field_names[f].param);
+        assert_int_equal(strncmp(policy_field_names[f].option, "--", 2), 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -110,6 +175,7 @@ int main(void)
         cmocka_unit_test(test_allowed_list_and_zero_fee),
         cmocka_unit_test(test_bad_settings_named),
         cmocka_unit_test(test_parse_amount),
+        cmocka_unit_test(test_update_field),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
