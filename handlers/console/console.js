@@ -750,41 +750,46 @@
         return [];
     }
 
+    /* One asset's policy as a form. policy.set is partial: only the fields changed here are
+     * sent (a field left empty keeps its value; there is no "no limit", every limit has a value). */
     function policyForm(appId, row) {
-        const asset = row ? row.asset : null;
-        const form = el('form', {class: 'policy', dataset: {asset: asset || 'new'}});
-        const assetInput = asset ? null : el('select', {name: 'asset'},
-            el('option', {value: 'CKB'}, 'CKB'), el('option', {value: 'USDI'}, 'USDI'));
+        const asset = row.asset;
+        const form = el('form', {class: 'policy', dataset: {asset: text(asset)}});
         const allowed = el('input', {type: 'checkbox', name: 'allowed',
-            checked: row ? row.allowed !== false : true});
+            checked: row.allowed !== false});
+        const shown = (f) => row[f.name] !== undefined && row[f.name] !== null ?
+            String(row[f.name]) : '';
         add(form, [
-            el('h3', null, asset ? asset : 'Another asset: ', assetInput),
+            el('h3', null, text(asset), ' ', el('span', {class: 'muted'},
+                row.source === 'default' ? '(hub defaults: no policy stored for this app yet)' :
+                    row.updatedAt ? '(changed ' + text(row.updatedAt) + ')' : null)),
             el('label', null, allowed, ' allowed'),
             POLICY_FIELDS.map((f) => el('label', null, f.label + ' ',
-                el('input', {type: 'text', name: f.name, placeholder: 'no limit',
-                    value: row && row[f.name] !== undefined && row[f.name] !== null ?
-                        String(row[f.name]) : ''}))),
-            el('button', {type: 'submit'}, 'Save ' + (asset || 'policy')),
+                el('input', {type: 'text', name: f.name, value: shown(f)}))),
+            el('button', {type: 'submit'}, 'Save ' + text(asset)),
         ]);
         form.addEventListener('submit', async (ev) => {
             ev.preventDefault();
-            const a = asset || assetInput.value;
-            const p = {appId: appId, asset: a, allowed: allowed.checked};
+            const p = {appId: appId, asset: asset};
+            if (allowed.checked !== (row.allowed !== false))
+                p.allowed = allowed.checked;
             for (const f of POLICY_FIELDS) {
                 const v = form.elements[f.name].value.trim();
-                const old = row && row[f.name] !== undefined && row[f.name] !== null ?
-                    String(row[f.name]) : '';
-                if (v === old)
+                if (v === '' || v === shown(f))
                     continue;
-                p[f.name] = v === '' ? null : f.kind === 'int' ? parseInt(v, 10) : v;
+                p[f.name] = f.kind === 'int' && /^[0-9]+$/.test(v) ? parseInt(v, 10) : v;
             }
-            if (!confirm('Set the ' + a + ' policy of app "' + appId + '"?\n\n' +
-                JSON.stringify(p, null, 1)))
+            if (Object.keys(p).length === 2) {
+                notice('Nothing changed in the ' + text(asset) + ' policy.', 'info');
+                return;
+            }
+            if (!confirm('Change the ' + text(asset) + ' withdrawal policy of app "' + appId +
+                '"?\n\n' + JSON.stringify(p, null, 1)))
                 return;
             try {
                 await rpc('policy.set', p);
                 await route();
-                notice('Policy of ' + appId + ' / ' + a + ' saved.', 'ok');
+                notice('Policy of ' + appId + ' / ' + text(asset) + ' saved.', 'ok');
             } catch (e) {
                 notice('policy.set refused: ' + describe(e), 'error');
             }
@@ -807,7 +812,8 @@
         const r = await rpc('policy.get', {appId: appId});
         const rows = policyRows(r);
         add(out, [el('h2', null, 'App ', el('code', null, appId)),
-            rows.map((row) => policyForm(appId, row)), policyForm(appId, null)]);
+            rows.length ? rows.map((row) => policyForm(appId, row)) :
+                el('p', {class: 'empty'}, 'No asset enabled.')]);
         return out;
     }
 
