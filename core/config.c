@@ -28,6 +28,7 @@ enum config_kind {
     CONFIG_KIND_CURRENCY, /* Fibb | Fibt | Fibd */
     CONFIG_KIND_LOG_LEVEL,
     CONFIG_KIND_NONCE_STORE,
+    CONFIG_KIND_KEY32, /* optional: exactly 64 hex digits (32 bytes); empty clears it */
 };
 
 struct config_key {
@@ -64,6 +65,9 @@ static const struct config_key keys[] = {
     INT_KEY(app_lookup_rate, 1, 100000),
     STR_KEY(fnn_currency, CONFIG_KIND_CURRENCY, 0),
     STR_KEY(preimage_key, CONFIG_KIND_OPTIONAL, 1),
+    /* core/seal.h: app and webhook secrets are stored sealed with this key */
+    STR_KEY(secrets_key, CONFIG_KIND_KEY32, 1),
+    STR_KEY(secrets_key_previous, CONFIG_KIND_KEY32, 1),
     INT_KEY(invoice_expiry, 60, 2592000),
     {"max_body_bytes", CONFIG_KIND_SIZE, offsetof(struct config, max_body_bytes), 1024, 16777216,
      0},
@@ -330,6 +334,22 @@ fail:
     return -1;
 }
 
+/* 1 when s is hex digits only (either case), ndigits_min..ndigits_max of them (an even number
+ * when asked). */
+static int is_hex_digits(const char *s, size_t ndigits_min, size_t ndigits_max, int even)
+{
+    size_t n = strlen(s);
+
+    if (n < ndigits_min || n > ndigits_max || (even && n % 2 != 0))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F')))
+            return 0;
+    }
+    return 1;
+}
+
 /* Applies value to key k. Returns 0, or -1 after writing into why what the value must be. */
 static int apply(struct config *c, const struct config_key *k, const char *value, char *why,
                  size_t whysz)
@@ -385,6 +405,13 @@ static int apply(struct config *c, const struct config_key *k, const char *value
             return -1;
         }
         replace_str(str_field(c, k), value);
+        return 0;
+    case CONFIG_KIND_KEY32:
+        if (*value != '\0' && !is_hex_digits(value, 64, 64, 1)) {
+            snprintf(why, whysz, "must be exactly 64 hex digits (32 bytes)");
+            return -1;
+        }
+        replace_str(str_field(c, k), *value != '\0' ? value : NULL);
         return 0;
     case CONFIG_KIND_NONCE_STORE:
         if (strcmp(value, "memory") != 0 && strcmp(value, "postgres") != 0) {
@@ -604,20 +631,7 @@ int config_load_env(struct config *c, char **envp, char *err, size_t errsz)
 
 static int is_hex_string(const char *s, size_t ndigits_min, size_t ndigits_max, int even)
 {
-    size_t n;
-
-    if (strncmp(s, "0x", 2) != 0)
-        return 0;
-    s += 2;
-    n = strlen(s);
-    if (n < ndigits_min || n > ndigits_max || (even && n % 2 != 0))
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F')))
-            return 0;
-    }
-    return 1;
+    return strncmp(s, "0x", 2) == 0 && is_hex_digits(s + 2, ndigits_min, ndigits_max, even);
 }
 
 /* Checks the USDI type script: {"code_hash": 0x+64 hex, "hash_type": type|data|data1|data2,

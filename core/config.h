@@ -31,7 +31,12 @@ struct config {
                             apps, 1..100000, default 50 */
     char *fnn_currency;  /* "fnn_currency": Fibb | Fibt | Fibd, default Fibt */
     char *preimage_key; /* "preimage_key": server secret ≥ 16 bytes (secret; required by serve) */
-    int invoice_expiry; /* "invoice_expiry": seconds, 60..2592000, default 3600 */
+    /* "secrets_key": 64 hex digits (secret, optional): the key app and webhook secrets are sealed
+     * with (core/seal.h); unset: derived from preimage_key. "secrets_key_previous": the same, the
+     * key before a rotation of secrets_key; values sealed with it are opened and sealed again. */
+    char *secrets_key;
+    char *secrets_key_previous;
+    int invoice_expiry;    /* "invoice_expiry": seconds, 60..2592000, default 3600 */
     size_t max_body_bytes; /* "max_body_bytes": 1024..16777216, default 65536 */
     int rate_limit; /* "rate_limit": requests per app+method per window, 1..1000000000, default 300
                      */

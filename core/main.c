@@ -22,7 +22,9 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/nonce.h"
+#include "core/seal.h"
 #include "handlers/admin.h"
+#include "handlers/admin_apps.h"
 #include "handlers/admin_cancel.h"
 #include "handlers/admin_policy.h"
 #include "handlers/console.h"
@@ -53,6 +55,12 @@ static const char usage[] =
     "  reconcile [--check-node]           check the ledger invariants; exit 0 clean,\n"
     "                                     2 findings (printed), 1 error\n"
     "  app create --app-id ID [--secret S]  register a forum app; prints its secret once\n"
+    "  app rotate-secret --app-id ID [--grace-seconds N]\n"
+    "                                     issue a new secret (printed once); the old one is\n"
+    "                                     accepted N more seconds (default 86400)\n"
+    "  app finish-rotation --app-id ID    refuse the old secret from now on\n"
+    "  app reseal                         seal every stored app and webhook secret under\n"
+    "                                     secrets_key (after a key rotation)\n"
     "  admin create --name N --role SUPER_ADMIN|COMMUNITY_ADMIN [--app-id ID]...\n"
     "                                     make an admin API token; prints it once\n"
     "                                     (COMMUNITY_ADMIN: one --app-id per app it may see)\n"
@@ -150,11 +158,31 @@ static int serve(struct config *cfg)
     struct daemon d = {.cfg = cfg};
     struct asset_table assets;
     struct nonce_store *nonces = NULL;
-    int rc = 1;
+    struct seal_keyring keys;
+    int rc = 1, changed = 0;
+    char summary[160];
 
-    if (config_validate_serve(cfg, err, sizeof err) != 0) {
+    if (config_validate_serve(cfg, err, sizeof err) != 0 ||
+        seal_keyring_from_config(cfg->secrets_key, cfg->secrets_key_previous, cfg->preimage_key,
+                                 &keys, err, sizeof err) != 0) {
         fprintf(stderr, "fiberlinkd: %s\n", err);
         return 1;
+    }
+    /* Before anything serves: every stored secret must open with the configured keys, and is
+     * sealed (again) under the current one (docs/operations.md "Rotating secrets_key"). */
+    int sealed = cli_app_reseal(cfg->database_url, &keys, "serve:start-up", &changed, summary,
+                                sizeof summary, err, sizeof err);
+    if (sealed == -2) {
+        /* A database that is away at start must not keep the daemon down (ARCHITECTURE.md 6):
+         * it serves 503 until the pool connects, and each app's secret is opened (and a legacy
+         * one sealed) by its first lookup. */
+        log_event(LOG_WARN, "serve.secrets_deferred", "reason=database_unreachable");
+    } else if (sealed != 0) {
+        fprintf(stderr, "fiberlinkd: stored secrets: %s\n", err);
+        seal_keyring_dispose(&keys);
+        return 1;
+    } else {
+        log_event(changed > 0 ? LOG_INFO : LOG_DEBUG, "serve.secrets", "%s", summary);
     }
     signal(SIGPIPE, SIG_IGN);
     fault_init();
@@ -203,7 +231,8 @@ static int serve(struct config *cfg)
         nonces = nonces_new(d.loop.ev, d.pg);
     else
         nonces = nonce_memory_new((size_t)cfg->nonce_memory_max);
-    struct rpc_env env = {.loop = &d.loop, .pg = d.pg, .fnn = d.fnn, .cfg = cfg, .assets = &assets};
+    struct rpc_env env = {
+        .loop = &d.loop, .pg = d.pg, .fnn = d.fnn, .cfg = cfg, .assets = &assets, .keys = &keys};
     d.rpc = rpc_new(&env, nonces);
     d.health = health_register(d.rpc, d.http, &env);
     tips_register(d.rpc);
@@ -215,6 +244,7 @@ static int serve(struct config *cfg)
     dashboard_register(d.rpc);
     http_server_route(d.http, "POST", "/rpc", rpc_handle_http, d.rpc);
     d.admin = admin_new(&env);
+    admin_apps_register(d.admin);
     admin_cancel_register(d.admin);
     admin_policy_register(d.admin);
     http_server_route(d.http, "POST", "/admin/rpc", admin_handle_http, d.admin);
@@ -272,6 +302,7 @@ fail:
     pg_pool_free(d.pg);
     asset_table_dispose(&assets);
     loop_dispose(&d.loop);
+    seal_keyring_dispose(&keys);
     return rc;
 }
 
@@ -319,11 +350,11 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "serve") == 0 && nargs <= 1)
         rc = serve(&cfg);
     else if (strcmp(cmd, "migrate") == 0 && nargs == 1)
-        rc = cli_migrate(cfg.database_url) == 0 ? 0 : 1;
+        rc = cli_migrate(cfg.database_url) == 0 && cli_app_after_migrate(&cfg) == 0 ? 0 : 1;
     else if (strcmp(cmd, "reconcile") == 0)
         rc = (int)cli_reconcile(&cfg, nargs - 1, args + 1);
-    else if (strcmp(cmd, "app") == 0 && nargs >= 2 && strcmp(args[1], "create") == 0)
-        rc = cli_app(&cfg, usage, nargs - 2, args + 2);
+    else if (strcmp(cmd, "app") == 0)
+        rc = cli_app(&cfg, usage, nargs - 1, args + 1);
     else if (strcmp(cmd, "admin") == 0)
         rc = cli_admin(&cfg, usage, nargs - 1, args + 1);
     else if (strcmp(cmd, "policy") == 0)

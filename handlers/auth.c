@@ -34,8 +34,7 @@ enum auth_result auth_check_headers(const struct auth_headers *h, int64_t now, i
 }
 
 void auth_sign(const char *secret, size_t secret_len, const char *ts, size_t ts_len,
-               const char *nonce, size_t nonce_len, const char *body, size_t body_len,
-               char out[65])
+               const char *nonce, size_t nonce_len, const char *body, size_t body_len, char out[65])
 {
     size_t n = ts_len + 1 + nonce_len + 1 + body_len;
     char *msg = xmalloc(n);
@@ -65,19 +64,28 @@ enum auth_result auth_check_signature(const struct auth_headers *h, const char *
     return ok ? AUTH_OK : AUTH_BAD_SIGNATURE;
 }
 
-/* ---- app secrets cache ---- */
+enum auth_result auth_check_app_signature(const struct auth_headers *h,
+                                          const struct apps_secrets *s, double now,
+                                          const char *body, size_t body_len)
+{
+    enum auth_result r = auth_check_signature(h, s->secret, strlen(s->secret), body, body_len);
+    if (r == AUTH_BAD_SIGNATURE && s->previous[0] != '\0' && now < s->previous_retires_at)
+        r = auth_check_signature(h, s->previous, strlen(s->previous), body, body_len);
+    return r;
+}
 
-#define APP_CACHE_TTL_FOUND 60.0
-#define APP_CACHE_TTL_MISSING 5.0
+/* ---- app secrets cache ---- */
 
 /* One cached answer, on the found or the missing list, most recently used first. */
 struct app_entry {
     struct app_entry *prev, *next;
     char *app_id; /* the map's key, copied */
     double expires_at;
-    int found;
-    char secret[APPS_SECRET_MAX + 1];
+    double recheck_after;   /* app_cache_recheck reads the app again only from then on */
+    struct apps_secrets *s; /* found: owned; missing: &not_found */
 };
+
+static const struct apps_secrets not_found;
 
 struct app_list {
     struct app_entry *head, *tail;
@@ -96,11 +104,13 @@ struct app_lookup {
     struct app_cache *cache;
     struct pg_query *query;
     char *app_id;
+    int forgotten; /* the app changed here while the query ran: answer, but do not cache */
     struct app_waiter *waiters, *last;
 };
 
 struct app_cache {
     struct pg_pool *pool;
+    const struct seal_keyring *keys;
     struct hashmap *map;     /* app id → struct app_entry */
     struct hashmap *pending; /* app id → struct app_lookup */
     struct app_lookup *lookups;
@@ -108,17 +118,27 @@ struct app_cache {
     size_t max_entries;
     double rate, tokens, refilled_at; /* lookup budget: token bucket, burst = one second */
     struct app_cache_stats stats;
+    struct app_cache *next_cache, *prev_cache; /* every cache of the process (app_caches_forget) */
 };
 
-struct app_cache *app_cache_new(struct pg_pool *pool, size_t max_entries, int lookups_per_s)
+/* The daemon is one thread (ARCHITECTURE.md 1): a plain list. */
+static struct app_cache *all_caches;
+
+struct app_cache *app_cache_new(struct pg_pool *pool, const struct seal_keyring *keys,
+                                size_t max_entries, int lookups_per_s)
 {
     struct app_cache *c = xcalloc(1, sizeof *c);
     c->pool = pool;
+    c->keys = keys;
     c->map = hashmap_new();
     c->pending = hashmap_new();
     c->max_entries = max_entries > 0 ? max_entries : APP_CACHE_MAX_ENTRIES;
     c->rate = lookups_per_s > 0 ? lookups_per_s : 1;
     c->tokens = c->rate;
+    c->next_cache = all_caches;
+    if (all_caches != NULL)
+        all_caches->prev_cache = c;
+    all_caches = c;
     return c;
 }
 
@@ -148,10 +168,18 @@ static void list_push_front(struct app_list *l, struct app_entry *e)
     l->n++;
 }
 
+static void secrets_free(struct apps_secrets *s)
+{
+    if (s == NULL || s == &not_found)
+        return;
+    crypto_cleanse(s, sizeof *s);
+    free(s);
+}
+
 static void free_entry(void *p)
 {
     struct app_entry *e = p;
-    crypto_cleanse(e->secret, sizeof e->secret);
+    secrets_free(e->s);
     free(e->app_id);
     free(e);
 }
@@ -179,27 +207,48 @@ void app_cache_free(struct app_cache *c)
     }
     log_event(LOG_INFO, "auth.app_cache", "lookups=%llu limited=%llu entries=%zu", c->stats.lookups,
               c->stats.limited, hashmap_count(c->map));
+    if (c->prev_cache != NULL)
+        c->prev_cache->next_cache = c->next_cache;
+    else
+        all_caches = c->next_cache;
+    if (c->next_cache != NULL)
+        c->next_cache->prev_cache = c->prev_cache;
     hashmap_free(c->pending, NULL);
     hashmap_free(c->map, free_entry);
     free(c);
 }
 
-void app_cache_store(struct app_cache *c, const char *app_id, int found, const char *secret,
+static struct app_list *list_of(struct app_cache *c, const struct app_entry *e)
+{
+    return e->s->found ? &c->found : &c->missing;
+}
+
+void app_cache_store(struct app_cache *c, const char *app_id, const struct apps_secrets *s,
                      double now)
 {
     size_t idlen = strlen(app_id);
     struct app_entry *e = hashmap_get(c->map, app_id, idlen);
     if (e != NULL) {
-        list_unlink(e->found ? &c->found : &c->missing, e);
+        list_unlink(list_of(c, e), e);
+        secrets_free(e->s);
     } else {
         e = xcalloc(1, sizeof *e);
         e->app_id = xstrdup(app_id);
         hashmap_put(c->map, app_id, idlen, e);
     }
-    e->found = found;
-    e->expires_at = now + (found ? APP_CACHE_TTL_FOUND : APP_CACHE_TTL_MISSING);
-    snprintf(e->secret, sizeof e->secret, "%s", found && secret ? secret : "");
-    struct app_list *l = found ? &c->found : &c->missing;
+    if (s != NULL && s->found) {
+        e->s = xmalloc(sizeof *e->s);
+        *e->s = *s;
+    } else {
+        e->s = (struct apps_secrets *)&not_found;
+    }
+    /* During a rotation the entry is short-lived: a finish_rotation on another daemon must be
+     * seen within seconds, not a minute. */
+    double ttl = !e->s->found                ? APP_CACHE_TTL_MISSING
+                 : e->s->previous[0] != '\0' ? APP_CACHE_TTL_ROTATING
+                                             : APP_CACHE_TTL_FOUND;
+    e->expires_at = now + ttl;
+    struct app_list *l = list_of(c, e);
     list_push_front(l, e);
     /* Evict the least recently used of the same kind: unknown ids never push out real apps. */
     while (l->n > c->max_entries) {
@@ -210,18 +259,37 @@ void app_cache_store(struct app_cache *c, const char *app_id, int found, const c
     }
 }
 
-int app_cache_peek(struct app_cache *c, const char *app_id, double now, int *found,
-                   const char **secret)
+int app_cache_peek(struct app_cache *c, const char *app_id, double now,
+                   const struct apps_secrets **s)
 {
     struct app_entry *e = hashmap_get(c->map, app_id, strlen(app_id));
     if (e == NULL || e->expires_at <= now)
         return 0;
-    struct app_list *l = e->found ? &c->found : &c->missing;
+    struct app_list *l = list_of(c, e);
     list_unlink(l, e);
     list_push_front(l, e);
-    *found = e->found;
-    *secret = e->secret;
+    *s = e->s;
     return 1;
+}
+
+static void cache_forget(struct app_cache *c, const char *app_id)
+{
+    size_t idlen = strlen(app_id);
+    struct app_entry *e = hashmap_get(c->map, app_id, idlen);
+    if (e != NULL) {
+        list_unlink(list_of(c, e), e);
+        hashmap_remove(c->map, app_id, idlen);
+        free_entry(e);
+    }
+    struct app_lookup *l = hashmap_get(c->pending, app_id, idlen);
+    if (l != NULL)
+        l->forgotten = 1; /* it may have read the row as it was before the change */
+}
+
+void app_caches_forget(const char *app_id)
+{
+    for (struct app_cache *c = all_caches; c != NULL; c = c->next_cache)
+        cache_forget(c, app_id);
 }
 
 size_t app_cache_count(const struct app_cache *c)
@@ -234,12 +302,12 @@ struct app_cache_stats app_cache_stats(const struct app_cache *c)
     return c->stats;
 }
 
-static void on_lookup(void *ctx, enum pg_outcome outcome, int found, const char *secret)
+static void on_lookup(void *ctx, enum pg_outcome outcome, const struct apps_secrets *s)
 {
     struct app_lookup *l = ctx;
     struct app_cache *c = l->cache;
-    if (outcome == PG_OK)
-        app_cache_store(c, l->app_id, found, secret, ev_time());
+    if (outcome == PG_OK && !l->forgotten)
+        app_cache_store(c, l->app_id, s, ev_time());
     /* Detach first: a waiter's callback may ask for this id again and start a new lookup. */
     hashmap_remove(c->pending, l->app_id, strlen(l->app_id));
     if (l->prev != NULL)
@@ -251,7 +319,7 @@ static void on_lookup(void *ctx, enum pg_outcome outcome, int found, const char 
     while (l->waiters != NULL) {
         struct app_waiter *w = l->waiters;
         l->waiters = w->next;
-        w->cb(w->ctx, outcome, found, secret);
+        w->cb(w->ctx, outcome, s);
         free(w);
     }
     lookup_free(l);
@@ -272,19 +340,12 @@ static int budget_take(struct app_cache *c, double now)
     return 1;
 }
 
-enum app_cache_answer app_cache_get(struct app_cache *c, const char *app_id, double now, int *found,
-                                    const char **secret, app_cache_cb cb, void *ctx)
+/* Joins the lookup of app_id in flight, or starts one (l NULL: start). */
+static void lookup_join(struct app_cache *c, struct app_lookup *l, const char *app_id,
+                        app_cache_cb cb, void *ctx)
 {
-    if (app_cache_peek(c, app_id, now, found, secret))
-        return APP_CACHE_HIT;
-    size_t idlen = strlen(app_id);
-    struct app_lookup *l = hashmap_get(c->pending, app_id, idlen);
     if (l == NULL) {
-        struct app_entry *e = hashmap_get(c->map, app_id, idlen);
-        if ((e == NULL || !e->found) && !budget_take(c, now)) {
-            c->stats.limited++;
-            return APP_CACHE_LIMITED;
-        }
+        size_t idlen = strlen(app_id);
         l = xcalloc(1, sizeof *l);
         l->cache = c;
         l->app_id = xstrdup(app_id);
@@ -297,7 +358,7 @@ enum app_cache_answer app_cache_get(struct app_cache *c, const char *app_id, dou
         /* The lookup is the cache's, not the asking request's: no owner, so aborting one request
          * never cancels a query other requests wait on (app_cache_free cancels it). */
         owner_id prev = owner_enter(0);
-        l->query = apps_lookup(c->pool, app_id, on_lookup, l);
+        l->query = apps_lookup(c->pool, c->keys, app_id, on_lookup, l);
         owner_leave(prev);
     }
     struct app_waiter *w = xcalloc(1, sizeof *w);
@@ -308,5 +369,35 @@ enum app_cache_answer app_cache_get(struct app_cache *c, const char *app_id, dou
     else
         l->waiters = w;
     l->last = w;
+}
+
+enum app_cache_answer app_cache_get(struct app_cache *c, const char *app_id, double now,
+                                    const struct apps_secrets **s, app_cache_cb cb, void *ctx)
+{
+    if (app_cache_peek(c, app_id, now, s))
+        return APP_CACHE_HIT;
+    size_t idlen = strlen(app_id);
+    struct app_lookup *l = hashmap_get(c->pending, app_id, idlen);
+    if (l == NULL) {
+        struct app_entry *e = hashmap_get(c->map, app_id, idlen);
+        if ((e == NULL || !e->s->found) && !budget_take(c, now)) {
+            c->stats.limited++;
+            return APP_CACHE_LIMITED;
+        }
+    }
+    lookup_join(c, l, app_id, cb, ctx);
+    return APP_CACHE_PENDING;
+}
+
+enum app_cache_answer app_cache_recheck(struct app_cache *c, const char *app_id, double now,
+                                        app_cache_cb cb, void *ctx)
+{
+    size_t idlen = strlen(app_id);
+    struct app_entry *e = hashmap_get(c->map, app_id, idlen);
+    /* Only real apps, and once a second each: forged signatures cannot make a query each. */
+    if (e == NULL || !e->s->found || now < e->recheck_after)
+        return APP_CACHE_HIT;
+    e->recheck_after = now + APP_CACHE_RECHECK_INTERVAL;
+    lookup_join(c, hashmap_get(c->pending, app_id, idlen), app_id, cb, ctx);
     return APP_CACHE_PENDING;
 }

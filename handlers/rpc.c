@@ -67,7 +67,7 @@ struct rpc *rpc_new_endpoint(const struct rpc_env *env, const struct rpc_endpoin
 struct rpc *rpc_new(const struct rpc_env *env, struct nonce_store *nonces)
 {
     struct rpc *r = rpc_new_endpoint(env, &app_ops, NULL);
-    r->apps = app_cache_new(env->pg, APP_CACHE_MAX_ENTRIES, env->cfg->app_lookup_rate);
+    r->apps = app_cache_new(env->pg, env->keys, APP_CACHE_MAX_ENTRIES, env->cfg->app_lookup_rate);
     r->nonces = nonces;
     r->limits = ratelimit_new(env->cfg->rate_limit, env->cfg->rate_limit_window);
     return r;
@@ -325,13 +325,18 @@ static void on_nonce(void *ctx, enum nonce_result result)
     }
 }
 
-static void authenticate(struct rpc_call *call, int found, const char *secret)
+static void on_app(void *ctx, enum pg_outcome outcome, const struct apps_secrets *s);
+static void on_app_rechecked(void *ctx, enum pg_outcome outcome, const struct apps_secrets *s);
+
+/* rechecked: s was read again after a first signature check failed against the cached secrets
+ * (app_cache_recheck: the secret may have been rotated on another daemon). */
+static void authenticate(struct rpc_call *call, const struct apps_secrets *s, int rechecked)
 {
     if (call->req == NULL) {
         call_free(call);
         return;
     }
-    if (!found) {
+    if (!s->found) {
         unauthorized(call, "unknown_app");
         return;
     }
@@ -340,8 +345,12 @@ static void authenticate(struct rpc_call *call, int found, const char *secret)
     int64_t now = (int64_t)time(NULL), ts;
     enum auth_result ar = auth_check_headers(&h, now, &ts);
     if (ar == AUTH_OK)
-        ar = auth_check_signature(&h, secret, strlen(secret), call->req->entity.base,
-                                  call->req->entity.len);
+        ar = auth_check_app_signature(&h, s, ev_time(), call->req->entity.base,
+                                      call->req->entity.len);
+    if (ar == AUTH_BAD_SIGNATURE && !rechecked &&
+        app_cache_recheck(call->rpc->apps, call->app_id, ev_now(call->rpc->env->loop->ev),
+                          on_app_rechecked, call) == APP_CACHE_PENDING)
+        return;
     if (ar != AUTH_OK) {
         static const char *const why[] = {"ok", "missing_header", "bad_timestamp", "stale",
                                           "bad_signature"};
@@ -356,9 +365,9 @@ static void authenticate(struct rpc_call *call, int found, const char *secret)
         on_nonce(call, nr);
 }
 
-static void on_app(void *ctx, enum pg_outcome outcome, int found, const char *secret)
+static void app_answered(struct rpc_call *call, enum pg_outcome outcome,
+                         const struct apps_secrets *s, int rechecked)
 {
-    struct rpc_call *call = ctx;
     /* The lookup belongs to the cache (shared by every call waiting on that id); what follows
      * is this call's own work. */
     owner_id prev = owner_enter(call->_owner);
@@ -370,9 +379,19 @@ static void on_app(void *ctx, enum pg_outcome outcome, int found, const char *se
         else
             rpc_reply_error(call, API_ERR_INTERNAL, NULL, NULL);
     } else {
-        authenticate(call, found, secret);
+        authenticate(call, s, rechecked);
     }
     owner_leave(prev);
+}
+
+static void on_app(void *ctx, enum pg_outcome outcome, const struct apps_secrets *s)
+{
+    app_answered(ctx, outcome, s, 0);
+}
+
+static void on_app_rechecked(void *ctx, enum pg_outcome outcome, const struct apps_secrets *s)
+{
+    app_answered(ctx, outcome, s, 1);
 }
 
 /* The envelope, then the endpoint's next step; the call is already in flight either way. */
@@ -438,12 +457,10 @@ static void app_authenticate(struct rpc_call *call)
     memcpy(call->app_id, app.base, app.len);
     call->app_id[app.len] = '\0';
 
-    int found = 0;
-    const char *secret = NULL;
-    switch (app_cache_get(r->apps, call->app_id, ev_now(r->env->loop->ev), &found, &secret, on_app,
-                          call)) {
+    const struct apps_secrets *s = NULL;
+    switch (app_cache_get(r->apps, call->app_id, ev_now(r->env->loop->ev), &s, on_app, call)) {
     case APP_CACHE_HIT:
-        authenticate(call, found, secret);
+        authenticate(call, s, 0);
         break;
     case APP_CACHE_LIMITED:
         /* Ids that are not known apps get a bounded number of queries per second. */

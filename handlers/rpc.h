@@ -17,6 +17,7 @@
 #include "core/http.h"
 #include "core/jsonrpc.h"
 #include "core/nonce.h"
+#include "core/seal.h"
 #include "core/ratelimit.h"
 #include "handlers/auth.h"
 #include "storage/pg.h"
@@ -28,6 +29,7 @@ struct rpc_env {
     struct fnn_client *fnn;
     const struct config *cfg;
     const struct asset_table *assets;
+    const struct seal_keyring *keys; /* opens and seals app and webhook secrets (core/seal.h) */
 };
 
 struct rpc;

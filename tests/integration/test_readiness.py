@@ -156,3 +156,16 @@ def test_query_bound_answers_internal_error(db, sim, start_daemon):
     codes = sorted(b["error"]["code"] for _, b in out)
     assert codes == [-32603] * 6 + [-32004] * 2, out
     assert d.log_contains("event=pg.pool_full")
+
+
+def test_database_away_at_start_does_not_keep_the_daemon_down(db, sim, start_daemon):
+    """ARCHITECTURE.md 6: with PostgreSQL unreachable, the daemon still starts (the start-up check
+    of the stored app secrets is deferred to each app's first lookup), is live, and reports the
+    database as failing readiness, instead of exiting."""
+    port = fl.free_port()
+    d = start_daemon({"FIBERLINK_DATABASE_URL": f"postgresql://127.0.0.1:{port}/nowhere"})
+    assert d.alive(), d.log()
+    assert d.log_contains("serve.secrets_deferred")
+    body = fl.wait_until(lambda: (lambda r: r.json() if r.status_code == 503 else None)(
+        httpx.get(d.base + "/healthz/ready", timeout=5)), 20, "readiness to fail on the database")
+    assert body["checks"]["database"] == "fail", body

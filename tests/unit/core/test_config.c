@@ -415,14 +415,46 @@ static void test_validate_serve(void **state)
     config_dispose(&c);
 }
 
+/* secrets_key / secrets_key_previous: optional, exactly 64 hex digits, never echoed. */
+static void test_secrets_keys(void **state)
+{
+    struct config c;
+    char err[256];
+    const char *key = "00112233445566778899AABBCCDDEEFF00112233445566778899aabbccddeeff";
+
+    config_init(&c);
+    assert_null(c.secrets_key);
+    assert_null(c.secrets_key_previous);
+    assert_int_equal(config_set(&c, "secrets_key", key, err, sizeof(err)), 0);
+    assert_string_equal(c.secrets_key, key);
+    assert_int_equal(config_set(&c, "secrets_key_previous", key, err, sizeof(err)), 0);
+    const char *bad[] = {"0011", "zz112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+                         "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff00"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(config_set(&c, "secrets_key", bad[i], err, sizeof(err)), -1);
+        assert_non_null(strstr(err, "secrets_key"));
+        assert_non_null(strstr(err, "64 hex digits"));
+        assert_null(strstr(err, bad[i]));
+        assert_string_equal(c.secrets_key, key); /* unchanged */
+    }
+    assert_int_equal(config_set(&c, "secrets_key_previous", "", err, sizeof(err)), 0);
+    assert_null(c.secrets_key_previous);
+    config_dispose(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),          cmocka_unit_test(test_file),
-        cmocka_unit_test(test_file_errors),       cmocka_unit_test(test_env),
-        cmocka_unit_test(test_env_errors),        cmocka_unit_test(test_values),
-        cmocka_unit_test(test_secret_not_echoed), cmocka_unit_test(test_validate_serve),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_file),
+        cmocka_unit_test(test_file_errors),
+        cmocka_unit_test(test_env),
+        cmocka_unit_test(test_env_errors),
+        cmocka_unit_test(test_values),
+        cmocka_unit_test(test_secret_not_echoed),
+        cmocka_unit_test(test_validate_serve),
         cmocka_unit_test(test_later_settings_ranges),
+        cmocka_unit_test(test_secrets_keys),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

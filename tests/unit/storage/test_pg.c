@@ -17,6 +17,7 @@
 #include "core/cli_migrate.h"
 #include "core/crypto.h"
 #include "core/owner.h"
+#include "handlers/auth.h"
 #include "storage/apps.h"
 #include "storage/migrate.h"
 #include "storage/pg.h"
@@ -368,50 +369,159 @@ static void test_unreachable_and_bad_conninfo(void **state)
 struct lookup {
     int done;
     enum pg_outcome outcome;
-    int found;
-    char secret[APPS_SECRET_MAX + 1];
+    struct apps_secrets s;
 };
 
-static void on_lookup(void *ctx, enum pg_outcome outcome, int found, const char *secret)
+static void on_lookup(void *ctx, enum pg_outcome outcome, const struct apps_secrets *s)
 {
     struct lookup *l = ctx;
     l->done = 1;
     l->outcome = outcome;
-    l->found = found;
-    snprintf(l->secret, sizeof l->secret, "%s", secret != NULL ? secret : "");
+    if (s != NULL)
+        l->s = *s;
 }
 
 static void test_apps(void **state)
 {
     char secret[APPS_SECRET_MAX + 1];
     char again[APPS_SECRET_MAX + 1];
-    assert_int_equal(cli_app_create(dburl, app_id, NULL, secret, sizeof secret), 0);
+    char err[160];
+    struct seal_keyring keys;
+    assert_int_equal(
+        seal_keyring_from_config(NULL, NULL, "unit-test-preimage-key-0123", &keys, err, sizeof err),
+        0);
+    assert_int_equal(cli_app_create(dburl, &keys, app_id, NULL, secret, sizeof secret), 0);
     assert_int_equal(strlen(secret), 64);
     assert_true(hex_is_lower(secret, 64));
     /* Same id and secret again: a no-op. A different secret or a generated one: refused. */
-    assert_int_equal(cli_app_create(dburl, app_id, secret, again, sizeof again), 0);
+    assert_int_equal(cli_app_create(dburl, &keys, app_id, secret, again, sizeof again), 0);
     assert_string_equal(again, secret);
     assert_int_equal(
-        cli_app_create(dburl, app_id, "another-secret-0123456789", again, sizeof again), -1);
-    assert_int_equal(cli_app_create(dburl, app_id, NULL, again, sizeof again), -1);
-    assert_int_equal(cli_app_create(dburl, "bad id!", NULL, again, sizeof again), -1);
-    assert_int_equal(cli_app_create(dburl, "short-secret-app", "short", again, sizeof again), -1);
+        cli_app_create(dburl, &keys, app_id, "another-secret-0123456789", again, sizeof again), -1);
+    assert_int_equal(cli_app_create(dburl, &keys, app_id, NULL, again, sizeof again), -1);
+    assert_int_equal(cli_app_create(dburl, &keys, "bad id!", NULL, again, sizeof again), -1);
+    assert_int_equal(cli_app_create(dburl, &keys, "short-secret-app", "short", again, sizeof again),
+                     -1);
+    /* Without a key the stored secret cannot be compared: refused, not guessed. */
+    assert_int_equal(cli_app_create(dburl, NULL, app_id, secret, again, sizeof again), -1);
 
     struct pg_pool *p = pool_open(1, 5000);
     struct lookup l = {0};
-    apps_lookup(p, app_id, on_lookup, &l);
+    apps_lookup(p, &keys, app_id, on_lookup, &l);
     assert_int_equal(l.done, 0);
     run_until(&l.done, 10);
     assert_int_equal(l.outcome, PG_OK);
-    assert_int_equal(l.found, 1);
-    assert_string_equal(l.secret, secret);
+    assert_int_equal(l.s.found, 1);
+    assert_int_equal(l.s.legacy, 0);
+    assert_string_equal(l.s.secret, secret);
+    assert_string_equal(l.s.previous, "");
 
     struct lookup none = {0};
-    apps_lookup(p, "no-such-app-for-sure", on_lookup, &none);
+    apps_lookup(p, &keys, "no-such-app-for-sure", on_lookup, &none);
     run_until(&none.done, 10);
     assert_int_equal(none.outcome, PG_OK);
-    assert_int_equal(none.found, 0);
+    assert_int_equal(none.s.found, 0);
+
+    /* Another key does not open it: the lookup fails rather than answering a wrong secret. */
+    struct seal_keyring other;
+    assert_int_equal(
+        seal_keyring_from_config(NULL, NULL, "another-preimage-key-0123", &other, err, sizeof err),
+        0);
+    struct lookup wrong = {0};
+    apps_lookup(p, &other, app_id, on_lookup, &wrong);
+    run_until(&wrong.done, 10);
+    assert_int_equal(wrong.outcome, PG_ERROR);
+
+    /* An app created with no key is stored in plaintext and sealed by its first lookup. */
+    char legacy_id[80], legacy[APPS_SECRET_MAX + 1];
+    snprintf(legacy_id, sizeof legacy_id, "%s-legacy", app_id);
+    assert_int_equal(cli_app_create(dburl, NULL, legacy_id, NULL, legacy, sizeof legacy), 0);
+    struct lookup lg = {0};
+    apps_lookup(p, &keys, legacy_id, on_lookup, &lg);
+    run_until(&lg.done, 10);
+    assert_int_equal(lg.outcome, PG_OK);
+    assert_int_equal(lg.s.legacy, 1);
+    assert_string_equal(lg.s.secret, legacy);
+    struct lookup lg2 = {0};
+    for (int i = 0; i < 100 && !lg2.s.found; i++) { /* the sealing UPDATE runs on its own */
+        memset(&lg2, 0, sizeof lg2);
+        apps_lookup(p, &keys, legacy_id, on_lookup, &lg2);
+        run_until(&lg2.done, 10);
+        if (lg2.s.legacy)
+            lg2.s.found = 0;
+    }
+    assert_int_equal(lg2.s.found, 1);
+    assert_int_equal(lg2.s.legacy, 0);
+    assert_string_equal(lg2.s.secret, legacy);
     pg_pool_free(p);
+    seal_keyring_dispose(&keys);
+    seal_keyring_dispose(&other);
+}
+
+static void on_cached(void *ctx, enum pg_outcome outcome, const struct apps_secrets *s)
+{
+    on_lookup(ctx, outcome, s);
+}
+
+static void never_called(void *ctx, enum pg_outcome outcome, const struct apps_secrets *s)
+{
+    fail();
+}
+
+/* Rotation seen through the app cache: a secret rotated behind the cache's back (by another
+ * daemon) is found by a recheck, which is bounded to one query a second per app. */
+static void test_app_cache_recheck(void **state)
+{
+    char err[512], secret[APPS_SECRET_MAX + 1], retires[APPS_TIME_MAX], id[80];
+    struct seal_keyring keys;
+    assert_int_equal(
+        seal_keyring_from_config(NULL, NULL, "unit-test-preimage-key-0123", &keys, err, sizeof err),
+        0);
+    snprintf(id, sizeof id, "%s-rc", app_id);
+    assert_int_equal(cli_app_create(dburl, &keys, id, NULL, secret, sizeof secret), 0);
+    struct pg_pool *p = pool_open(1, 5000);
+    struct app_cache *c = app_cache_new(p, &keys, 100, 50);
+    const struct apps_secrets *s = NULL;
+    double now = ev_time();
+    struct lookup first = {0};
+    assert_int_equal(app_cache_get(c, id, now, &s, on_cached, &first), APP_CACHE_PENDING);
+    run_until(&first.done, 10);
+    assert_string_equal(first.s.secret, secret);
+
+    PGconn *conn = PQconnectdb(dburl);
+    assert_int_equal(PQstatus(conn), CONNECTION_OK);
+    assert_int_equal(
+        apps_rotate(conn, &keys, id, "rotated-secret-0123456789", 60, retires, err, sizeof err),
+        APPS_CHANGED);
+    PQfinish(conn);
+    /* The cache still answers the old secret as current. */
+    assert_int_equal(app_cache_get(c, id, now, &s, never_called, NULL), APP_CACHE_HIT);
+    assert_string_equal(s->secret, secret);
+    struct lookup re = {0};
+    assert_int_equal(app_cache_recheck(c, id, now, on_cached, &re), APP_CACHE_PENDING);
+    /* at most one recheck a second per app */
+    assert_int_equal(app_cache_recheck(c, id, now + 0.5, never_called, NULL), APP_CACHE_HIT);
+    run_until(&re.done, 10);
+    assert_int_equal(re.outcome, PG_OK);
+    assert_string_equal(re.s.secret, "rotated-secret-0123456789");
+    assert_string_equal(re.s.previous, secret);
+    assert_true(re.s.previous_retires_at > now + 50 && re.s.previous_retires_at < now + 70);
+    assert_int_equal(app_cache_stats(c).lookups, 2);
+    assert_int_equal(app_cache_get(c, id, now + 0.5, &s, never_called, NULL), APP_CACHE_HIT);
+    assert_string_equal(s->secret, "rotated-secret-0123456789");
+    struct lookup again = {0};
+    assert_int_equal(app_cache_recheck(c, id, now + 1.0, on_cached, &again), APP_CACHE_PENDING);
+    run_until(&again.done, 10);
+    assert_int_equal(app_cache_stats(c).lookups, 3);
+    /* A change made here is forgotten at once, a lookup in flight is not cached. */
+    struct lookup inflight = {0};
+    assert_int_equal(app_cache_recheck(c, id, now + 2.0, on_cached, &inflight), APP_CACHE_PENDING);
+    app_caches_forget(id);
+    run_until(&inflight.done, 10);
+    assert_int_equal(app_cache_count(c), 0);
+    app_cache_free(c);
+    pg_pool_free(p);
+    seal_keyring_dispose(&keys);
 }
 
 /* A struct tip's strings copied out of the callback. */
@@ -852,6 +962,7 @@ int main(void)
         cmocka_unit_test(test_many_queries),
         cmocka_unit_test(test_unreachable_and_bad_conninfo),
         cmocka_unit_test(test_apps),
+        cmocka_unit_test(test_app_cache_recheck),
         cmocka_unit_test(test_tips_insert_get_check),
         cmocka_unit_test(test_tips_settle),
         cmocka_unit_test(test_tips_fenced_fail_and_state_guard),
