@@ -180,6 +180,7 @@
 
     function logout(message) {
         sessionStorage.removeItem(TOKEN_KEY);
+        clear($('secret-slot'));
         appsCache = null;
         cursorStacks.clear();
         showLogin(message);
@@ -442,13 +443,19 @@
         return box;
     }
 
+    /* A secret is shown outside the view, so re-rendering the list (or failing to) cannot take
+     * it away before the operator has copied it; it goes on "hide" or log out. */
+    function showSecret(box) {
+        add(clear($('secret-slot')), [box]);
+        box.scrollIntoView({block: 'nearest'});
+    }
+
     async function viewApps(query) {
         const r = await rpc('apps.list', listParams(query, []));
         const items = itemsOf(r);
         appsCache = null;
         const graceInput = el('input', {type: 'number', id: 'grace-seconds', min: '0',
             value: '86400', name: 'graceSeconds'});
-        const out = el('div', {id: 'apps-slot'});
         const rotate = async (appId) => {
             const grace = parseInt(graceInput.value, 10);
             if (!confirm('Rotate the secret of app "' + appId + '"?\n\nA new secret is issued ' +
@@ -460,9 +467,10 @@
                 if (!isNaN(grace))
                     p.graceSeconds = grace;
                 const res = await rpc('apps.rotate_secret', p);
-                clear(out).appendChild(secretBox('New secret of ' + appId, text(res.secret),
+                showSecret(secretBox('New secret of ' + appId, text(res.secret),
                     'The previous secret is accepted until ' + text(res.previousRetiresAt) +
                     '. Use "Finish rotation" once every client has the new one.'));
+                await route();
                 notice('Secret of ' + appId + ' rotated.', 'ok');
             } catch (e) {
                 notice('Rotation of ' + appId + ' refused: ' + describe(e), 'error');
@@ -473,10 +481,10 @@
                 'stops working now: requests signed with it fail.'))
                 return;
             try {
-                await rpc('apps.finish_rotation', {appId: appId});
-                notice('Rotation of ' + appId + ' finished: only the new secret is accepted.',
-                    'ok');
-                route();
+                const res = await rpc('apps.finish_rotation', {appId: appId});
+                await route();
+                notice('Rotation of ' + appId + ' finished' + (res && res.finishedAt ? ' at ' +
+                    text(res.finishedAt) : '') + ': only the new secret is accepted.', 'ok');
             } catch (e) {
                 notice('Finish rotation of ' + appId + ' refused: ' + describe(e), 'error');
             }
@@ -493,30 +501,29 @@
             try {
                 const res = await rpc('apps.create', {appId: appId});
                 appsCache = null;
+                showSecret(secretBox('Secret of the new app ' + appId, text(res.secret)));
                 await route();
-                const slot = $('apps-slot');
-                if (slot)
-                    slot.appendChild(secretBox('Secret of the new app ' + appId,
-                        text(res.secret)));
             } catch (e) {
                 notice('apps.create refused: ' + describe(e), 'error');
             }
         });
         return el('div', null,
             el('h1', null, 'Apps'),
-            out,
             table(items, [
                 {key: 'appId', label: 'App'},
                 {key: 'createdAt', label: 'Created'},
-                {keys: ['rotating', 'rotation', 'previousRetiresAt'], label: 'Previous secret retires'},
-                {keys: ['secretRotatedAt', 'rotatedAt'], label: 'Rotated'},
+                {key: 'rotating', label: 'Rotating'},
+                {key: 'rotatedAt', label: 'Last rotation'},
+                {key: 'previousRetiresAt', label: 'Previous secret retires'},
                 {label: 'Actions', always: true, render: (it) => {
                     const id = pick(it, ['appId', 'id']);
                     return [
                         el('button', {type: 'button', dataset: {action: 'rotate', app: id},
                             on: {click: () => rotate(id)}}, 'Rotate secret'), ' ',
-                        el('button', {type: 'button', dataset: {action: 'finish', app: id},
-                            on: {click: () => finish(id)}}, 'Finish rotation'), ' ',
+                        /* apps.list says whether an old secret is still accepted */
+                        it.rotating === false ? null :
+                            [el('button', {type: 'button', dataset: {action: 'finish', app: id},
+                                on: {click: () => finish(id)}}, 'Finish rotation'), ' '],
                         el('a', {href: '#/policies?appId=' + encodeURIComponent(id)}, 'policy'),
                         ' ',
                         el('a', {href: '#/webhooks?appId=' + encodeURIComponent(id)}, 'webhooks'),

@@ -334,6 +334,10 @@ def test_console_in_chromium(cdaemon, db, sim):
         xss_tip = client.result("tip.create", {"postId": "p-xss", "fromUserId": "mallory",
                                                "toUserId": user, "asset": "CKB", "amount": "1",
                                                "message": XSS})["tipId"]
+    rot_app = "console-" + uuid.uuid4().hex[:6]
+    r = fl.run_cli(["app", "create", "--app-id", rot_app], env={"FIBERLINK_DATABASE_URL": db.url})
+    assert r.returncode == 0, r.stdout + r.stderr
+    rot_secret = dict(l.split("=", 1) for l in r.stdout.splitlines() if "=" in l)["secret"]
     shots = artifacts_dir()
     url = cdaemon.base + "/admin/"
     b = Chromium(time.monotonic() + BROWSER_DEADLINE * fl.SLOW)
@@ -363,7 +367,31 @@ def test_console_in_chromium(cdaemon, db, sim):
         assert b.eval(f"sessionStorage.getItem('fiberlink.adminToken') === {json.dumps(token)}")
         assert b.eval("document.getElementById('token').value") == ""
         assert db.app_id in b.eval("document.getElementById('view').textContent")
-        b.screenshot(shots, "02-apps.png")
+
+        # -- rotate an app's secret: confirmed, the new secret shown once, then finish
+        rotate = f'button[data-action="rotate"][data-app="{rot_app}"]'
+        b.click(rotate, opens_dialog=True)
+        assert rot_app in b.handle_dialog(accept=True)["message"]
+        secret = b.wait_js("(() => { const s = document.getElementById('new-secret');"
+                           " return s && s.textContent; })()", 10, "the new secret")
+        assert re.fullmatch(r"[0-9a-f]{64}", secret), secret
+        assert secret != rot_secret
+        b.wait_js(f"document.querySelector('{rotate}') && document.querySelector("
+                  f"'button[data-action=\"finish\"][data-app=\"{rot_app}\"]')", 10,
+                  "the finish button of the rotating app")
+        b.screenshot(shots, "02-apps-rotated.png")
+        b.click(f'button[data-action="finish"][data-app="{rot_app}"]', opens_dialog=True)
+        b.handle_dialog(accept=True)
+        b.wait_js(f"document.getElementById('notice').textContent.includes('finished') && "
+                  f"!document.querySelector('button[data-action=\"finish\"]"
+                  f"[data-app=\"{rot_app}\"]')", 10, "the rotation finished")
+        assert b.eval("document.getElementById('new-secret').textContent") == secret
+        b.click("#secret-box button")
+        assert b.eval("document.getElementById('new-secret')") is None
+        with fl.Client(cdaemon.base, rot_app, secret) as c:
+            assert c.result("health.ping", {})["status"] == "ok"
+        with fl.Client(cdaemon.base, rot_app, rot_secret) as c:
+            assert c.error("health.ping", {})["code"] == -32001
 
         # -- withdrawals: the list, then one withdrawal's timeline
         b.click('#nav a[data-nav="withdrawals"]')
@@ -414,6 +442,15 @@ def test_console_in_chromium(cdaemon, db, sim):
         reload_nav = b.eval("performance.getEntriesByType('navigation')[0].loadEventEnd")
         assert b.eval("typeof window.__pwned") == "undefined"
 
+        # -- the audit log shows the console's changes, newest first
+        b.click('#nav a[data-nav="audit"]')
+        b.wait_view("audit")
+        audit = b.eval("document.getElementById('view').textContent")
+        for method in ("withdrawals.cancel", "apps.finish_rotation", "apps.rotate_secret"):
+            assert method in audit, method
+        assert "console-e2e" in audit
+        b.screenshot(shots, "07-audit.png")
+
         # -- log out clears the token
         b.click("#logout")
         b.wait_view("login")
@@ -425,7 +462,7 @@ def test_console_in_chromium(cdaemon, db, sim):
         b.wait_js("document.getElementById('login-error').textContent.includes('refused')", 10,
                   "the refusal of a wrong token")
         assert b.eval("sessionStorage.getItem('fiberlink.adminToken')") is None
-        b.screenshot(shots, "07-login-refused.png")
+        b.screenshot(shots, "08-login-refused.png")
 
         # No script error and no CSP violation on any page the console showed.
         problems = [e["params"] for e in b.events
