@@ -284,7 +284,8 @@
             for (const c of cols) {
                 const v = pick(it, keysOf(c));
                 const content = c.render ? c.render(it, v) : cellText(v);
-                tr.appendChild(el('td', {class: c.cls || null,
+                const cls = c.cls || (typeof v === 'string' && ISO_TIME.test(v) ? 'time' : null);
+                tr.appendChild(el('td', {class: cls,
                     title: typeof v === 'string' && v.length > 24 ? v : null}, content));
             }
             if (opts.rowHref) {
@@ -307,6 +308,8 @@
             return el('code', null, JSON.stringify(v));
         return text(v);
     }
+
+    const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 
     /* The pages seen before the current one, per view: "Previous" pops from it. */
     const cursorStacks = new Map();

@@ -376,7 +376,7 @@ def test_console_in_chromium(cdaemon, db, sim):
                            " return s && s.textContent; })()", 10, "the new secret")
         assert re.fullmatch(r"[0-9a-f]{64}", secret), secret
         assert secret != rot_secret
-        b.wait_js(f"document.querySelector('{rotate}') && document.querySelector("
+        b.wait_js(f"!!document.querySelector("
                   f"'button[data-action=\"finish\"][data-app=\"{rot_app}\"]')", 10,
                   "the finish button of the rotating app")
         b.screenshot(shots, "02-apps-rotated.png")
