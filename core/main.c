@@ -26,6 +26,7 @@
 #include "handlers/admin.h"
 #include "handlers/admin_apps.h"
 #include "handlers/admin_cancel.h"
+#include "handlers/admin_ops.h"
 #include "handlers/admin_policy.h"
 #include "handlers/console.h"
 #include "handlers/dashboard.h"
@@ -247,6 +248,7 @@ static int serve(struct config *cfg)
     admin_apps_register(d.admin);
     admin_cancel_register(d.admin);
     admin_policy_register(d.admin);
+    admin_ops_register(d.admin);
     http_server_route(d.http, "POST", "/admin/rpc", admin_handle_http, d.admin);
     console_register(d.http);
     d.poller = poller_new(d.loop.ev, d.pg, d.fnn, cfg);

@@ -9,6 +9,8 @@
  *   sent / wait / seen / reorged / confirm / abandon   the fenced steps of a claimed transaction
  *   predecessor_claim / revive   an ABANDONED transaction the node may still have (migration
  *                                0013): claimed under a token, taken back when the node has it
+ * take, claim and predecessor_claim take nothing while the onchain_payouts job is paused
+ * (jobs.pause, migration 0020); sync and the fenced steps of what is already claimed go on.
  * Every step after a claim names the claim's token and the state it expects; a refused step
  * answers ONCHAIN_LEASE_LOST and changed nothing. Hashes are "0x" + 64 lowercase hex digits;
  * molecule bytes cross this boundary as lowercase hex without "0x". */
@@ -78,7 +80,7 @@ struct onchain_take {
     int ncells;
 };
 /* t is NULL unless outcome is PG_OK and the lease was taken (something due, nobody else
- * building). Strings are borrowed for the callback's duration. */
+ * building, the job not paused). Strings are borrowed for the callback's duration. */
 typedef void (*onchain_take_cb)(void *ctx, enum pg_outcome outcome, const struct onchain_take *t);
 struct pg_query *onchain_take(struct pg_pool *pool, int limit, int max_cells, int lease_ms,
                               onchain_take_cb cb, void *ctx);

@@ -58,7 +58,8 @@ struct payout {
 typedef void (*payouts_claim_cb)(void *ctx, enum pg_outcome outcome, const struct payout *rows,
                                  int n);
 /* Claims up to limit due withdrawals (and PROCESSING ones whose lease ended) under a lease of
- * lease_ms, skipping rows another daemon holds. rows is NULL unless outcome is PG_OK. */
+ * lease_ms, skipping rows another daemon holds. rows is NULL unless outcome is PG_OK. Nothing is
+ * claimed (n = 0) while the fiber_payouts job is paused (jobs.pause, migration 0020). */
 struct pg_query *payouts_claim(struct pg_pool *pool, int limit, int lease_ms, payouts_claim_cb cb,
                                void *ctx);
 

@@ -287,14 +287,8 @@ struct pg_query *tips_claim_due(struct pg_pool *pool, int limit, int lease_ms, t
     struct claim_req *r;
     struct pg_query *q = pg_query_wrap(
         pool,
-        "UPDATE tips t SET next_check_at = now() + $2::integer * interval '1 millisecond', "
-        "                  lease_token = nextval('tip_lease_seq') "
-        "FROM (SELECT id FROM tips WHERE state = 'UNPAID' AND next_check_at <= now() "
-        "      ORDER BY next_check_at LIMIT $1::integer FOR UPDATE SKIP LOCKED) due "
-        "WHERE t.id = due.id AND t.state = 'UNPAID' "
-        "RETURNING t.id, t.lease_token, t.payment_hash, t.node_status, t.amount, "
-        "(extract(epoch FROM t.expires_at) * 1000)::bigint AS expires_ms, "
-        "(extract(epoch FROM now() - t.created_at) * 1000)::bigint AS age_ms",
+        "SELECT c.id, c.lease_token, c.payment_hash, c.node_status, c.amount, c.expires_ms, "
+        "c.age_ms FROM fl_tip_claim($1::integer, $2::integer) c",
         2, params, 0, tips_on_claim, sizeof *r, (void **)&r);
     r->cb = cb;
     r->ctx = ctx;

@@ -130,7 +130,8 @@ typedef void (*tips_claim_cb)(void *ctx, enum pg_outcome outcome, const struct t
 /* Claims up to limit UNPAID tips whose next check is due, oldest due first, skipping rows another
  * daemon holds (FOR UPDATE SKIP LOCKED), pushes their next_check_at lease_ms ahead so no other
  * daemon checks them until the lease ends or the check reschedules them, and gives each a fresh
- * lease token (larger than any before). */
+ * lease token (larger than any before). One call of fl_tip_claim (migration 0020): nothing is
+ * claimed while the invoice_poller job is paused (jobs.pause), n = 0 then. */
 struct pg_query *tips_claim_due(struct pg_pool *pool, int limit, int lease_ms, tips_claim_cb cb,
                                 void *ctx);
 
