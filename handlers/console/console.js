@@ -904,12 +904,13 @@
                 {key: 'subject', label: 'Subject'},
                 {key: 'appId', label: 'App'},
                 {key: 'state', label: 'State', render: (it, v) => stateBadge(v)},
-                {keys: ['message', 'details', 'detail'], label: 'Details'},
+                {key: 'evidence', label: 'Evidence'},
                 {key: 'clearedAt', label: 'Cleared'},
-                {keys: ['ackedBy', 'acknowledgedBy'], label: 'Acked by'},
-                {keys: ['ackedAt', 'acknowledgedAt'], label: 'Acked'},
+                {key: 'clearEvidence', label: 'Clear evidence'},
+                {key: 'ackedBy', label: 'Acked by'},
+                {key: 'ackedAt', label: 'Acked'},
                 {label: '', always: true, render: (it) =>
-                    pick(it, ['ackedAt', 'acknowledgedAt', 'acked']) ? null :
+                    it.ackedAt ? null :
                         el('button', {type: 'button', dataset: {action: 'ack'},
                             on: {click: () => ack(it.id)}}, 'Acknowledge')},
             ], {empty: 'No ' + (state === 'all' ? '' : state + ' ') + 'alert.'}),
@@ -919,11 +920,7 @@
     /* ---------------------------------------------------------------- jobs */
 
     async function viewJobs() {
-        const r = await rpc('jobs.state');
-        let jobs = Array.isArray(r) ? r : pick(r, ['jobs', 'items']);
-        if (!Array.isArray(jobs) && r && typeof r === 'object')
-            jobs = Object.entries(jobs || r).map(([job, v]) => Object.assign({job: job}, v));
-        jobs = jobs || [];
+        const jobs = itemsOf(await rpc('jobs.state'));
         const pause = async (job, reasonInput) => {
             const reason = reasonInput.value.trim();
             if (!reason) {
@@ -956,11 +953,12 @@
             table(jobs, [
                 {keys: ['job', 'name'], label: 'Job'},
                 {key: 'paused', label: 'Paused'},
-                {keys: ['reason', 'pausedReason'], label: 'Reason'},
-                {keys: ['pausedBy'], label: 'Paused by'},
-                {keys: ['lastRunAt', 'lastRun'], label: 'Last run'},
+                {key: 'reason', label: 'Reason'},
+                {key: 'changedBy', label: 'Switched by'},
+                {key: 'changedAt', label: 'Switched'},
+                {key: 'lastRunAt', label: 'Last run'},
                 {key: 'backlog', label: 'Backlog', cls: 'num'},
-                {keys: ['oldestDueLagSeconds', 'lagSeconds', 'lag', 'oldestLag'], label: 'Lag'},
+                {key: 'lagSeconds', label: 'Lag (s)', cls: 'num'},
                 {label: '', always: true, render: (it) => {
                     const job = pick(it, ['job', 'name']);
                     if (it.paused) {
@@ -1006,14 +1004,22 @@
         return add(out, [
             table(itemsOf(r), [
                 {keys: ['deliveryId', 'id'], label: 'Delivery'},
-                {keys: ['createdAt', 'at'], label: 'Created'},
-                {keys: ['type', 'event', 'eventType'], label: 'Event'},
-                {key: 'url', label: 'URL'},
+                {key: 'createdAt', label: 'Created'},
+                {key: 'type', label: 'Event'},
+                {key: 'subjectId', label: 'About', render: (it, v) => {
+                    const kind = it.subjectKind;
+                    if (kind === 'tip' || kind === 'withdrawal')
+                        return el('a', {href: '#/' + kind + 's/' + encodeURIComponent(v)},
+                            kind + ' ' + text(v));
+                    return text(kind) + ' ' + text(v);
+                }},
                 {key: 'state', label: 'State', render: (it, v) => stateBadge(v)},
-                {keys: ['attempts', 'tries'], label: 'Tries', cls: 'num'},
-                {keys: ['lastStatus', 'status', 'httpStatus'], label: 'Last status'},
-                {keys: ['lastError', 'error'], label: 'Last error'},
-                {keys: ['nextAttemptAt', 'nextTryAt'], label: 'Next try'},
+                {key: 'attempts', label: 'Tries', cls: 'num'},
+                {key: 'lastStatus', label: 'Last status'},
+                {key: 'lastError', label: 'Last error', cls: 'message'},
+                {key: 'nextAttemptAt', label: 'Next try'},
+                {key: 'deliveredAt', label: 'Delivered'},
+                {key: 'tries', label: 'Last tries'},
                 {label: '', always: true, render: (it) => {
                     const id = pick(it, ['deliveryId', 'id']);
                     return el('button', {type: 'button', dataset: {action: 'redeliver'},
