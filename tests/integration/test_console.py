@@ -451,6 +451,22 @@ def test_console_in_chromium(cdaemon, db, sim):
         assert "console-e2e" in audit
         b.screenshot(shots, "07-audit.png")
 
+        # -- every other view answers from the real API (method names and params as documented)
+        for view, hash_, expect in (
+                ("policies", f"#/policies?appId={db.app_id}", "maxPerRequest"),
+                ("ledger", "#/ledger", "userBalances"),
+                ("alerts", "#/alerts?state=all", "Alerts"),
+                ("webhooks", f"#/webhooks?appId={db.app_id}", "Webhook deliveries"),
+                ("jobs", "#/jobs", "invoice_poller")):
+            b.eval(f"location.hash = {json.dumps(hash_)}")
+            b.wait_view(view)
+            shown = b.eval("document.getElementById('view').textContent")
+            assert b.eval("document.getElementById('view-error')") is None, (view, shown)
+            assert expect in shown or expect in b.eval(
+                "Array.from(document.querySelectorAll('#view input')).map(i => i.name)"
+                ".join(' ')"), (view, shown)
+        b.screenshot(shots, "08-jobs.png")
+
         # -- log out clears the token
         b.click("#logout")
         b.wait_view("login")
@@ -462,7 +478,7 @@ def test_console_in_chromium(cdaemon, db, sim):
         b.wait_js("document.getElementById('login-error').textContent.includes('refused')", 10,
                   "the refusal of a wrong token")
         assert b.eval("sessionStorage.getItem('fiberlink.adminToken')") is None
-        b.screenshot(shots, "08-login-refused.png")
+        b.screenshot(shots, "09-login-refused.png")
 
         # No script error and no CSP violation on any page the console showed.
         problems = [e["params"] for e in b.events
