@@ -26,6 +26,7 @@
 #include "handlers/admin.h"
 #include "handlers/admin_apps.h"
 #include "handlers/admin_cancel.h"
+#include "handlers/admin_money.h"
 #include "handlers/admin_ops.h"
 #include "handlers/admin_policy.h"
 #include "handlers/console.h"
@@ -247,6 +248,7 @@ static int serve(struct config *cfg)
     d.admin = admin_new(&env);
     admin_apps_register(d.admin);
     admin_cancel_register(d.admin);
+    admin_money_register(d.admin);
     admin_policy_register(d.admin);
     admin_ops_register(d.admin);
     http_server_route(d.http, "POST", "/admin/rpc", admin_handle_http, d.admin);

@@ -717,18 +717,9 @@ static void withdrawal_request(struct rpc_call *call)
 
 /* ---- withdrawal.status ---- */
 
-static void on_status_row(void *ctx, enum pg_outcome outcome, const struct withdrawal *w)
+json_t *withdrawals_status_json(const struct withdrawal *w, const struct asset_table *assets)
 {
-    struct rpc_call *call = ctx;
-    if (outcome != PG_OK) {
-        rpc_reply_error(call, API_ERR_INTERNAL, DB_UNAVAILABLE, NULL);
-        return;
-    }
-    if (w == NULL) {
-        rpc_reply_error(call, API_ERR_NOT_FOUND, "Withdrawal not found", NULL);
-        return;
-    }
-    int d = asset_decimals(call->env->assets, w->asset);
+    int d = asset_decimals(assets, w->asset);
     int completed = strcmp(w->state, "COMPLETED") == 0;
     int retrying = strcmp(w->state, "RETRY_PENDING") == 0;
     /* fee is what was paid, so null until COMPLETED; for an address the estimate made at request
@@ -748,7 +739,21 @@ static void on_status_row(void *ctx, enum pg_outcome outcome, const struct withd
         retrying ? json_string_or_null(w->next_attempt_at) : json_null(), "failureReason",
         json_string_or_null(w->failure_reason), "createdAt", json_string_or_null(w->created_at),
         "completedAt", json_string_or_null(w->completed_at));
-    rpc_reply(call, result);
+    return result;
+}
+
+static void on_status_row(void *ctx, enum pg_outcome outcome, const struct withdrawal *w)
+{
+    struct rpc_call *call = ctx;
+    if (outcome != PG_OK) {
+        rpc_reply_error(call, API_ERR_INTERNAL, DB_UNAVAILABLE, NULL);
+        return;
+    }
+    if (w == NULL) {
+        rpc_reply_error(call, API_ERR_NOT_FOUND, "Withdrawal not found", NULL);
+        return;
+    }
+    rpc_reply(call, withdrawals_status_json(w, call->env->assets));
 }
 
 static void withdrawal_status(struct rpc_call *call)

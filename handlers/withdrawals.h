@@ -21,6 +21,7 @@
 #include "core/config.h"
 #include "core/jsonrpc.h"
 #include "handlers/rpc.h"
+#include "storage/withdrawals.h"
 
 /* Checks that the withdraw_* policy defaults of cfg parse for every asset, then registers the
  * three methods. Returns 0, or -1 with a message naming the setting in err (nothing registered):
@@ -56,5 +57,10 @@ int withdrawals_parse_params(json_t *params, const struct asset_table *assets, i
                              const char **reason);
 /* withdrawal.status: the id, a UUID as withdrawal.request returns it. 0, or -1 with pe filled. */
 int withdrawals_parse_status(json_t *params, const char **id, struct jsonrpc_param_error *pe);
+
+/* withdrawal.status's answer for a row: {id, state, amount, asset, fee, maxFee, networkFee,
+ * paymentHash, txHash, confirmations, retryCount, nextRetryAt, failureReason, createdAt,
+ * completedAt}, amounts in the asset's whole units. The admin API's withdrawal items extend it. */
+json_t *withdrawals_status_json(const struct withdrawal *w, const struct asset_table *assets);
 
 #endif

@@ -10,19 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TS(col) PG_TIMESTAMP_TEXT(col)
-
-/* The tip columns, read from a relation aliased t. */
-/* clang-format off */
-#define TIP_COLUMNS                                                                                \
-    "t.id, t.app_id, t.client_request_id, t.request_hash, t.post_id, t.topic_id, "                 \
-    "t.from_user_id, t.to_user_id, t.asset, t.amount, t.message, t.invoice, t.payment_hash, "      \
-    "t.state, t.failure_reason, t.node_status, "                                                   \
-    TS("t.expires_at") " AS expires_at, "                                                          \
-    TS("t.settled_at") " AS settled_at, "                                                          \
-    TS("t.created_at") " AS created_at"
-/* clang-format on */
-
 /* The functions return (flag, tip tips); expanding the composite in a LATERAL subquery keeps the
  * function call in FROM, where it runs exactly once. */
 #define FROM_FUNCTION_ROW ", LATERAL (SELECT (f.tip).*) t"
@@ -60,31 +47,30 @@ int tip_state_parse(const char *s, enum tip_state *out)
     return -1;
 }
 
-/* Fills t from row 0 of res; -1 when there is no row or a required column is missing. */
-static int tip_from_row(PGresult *res, struct tip *t)
+int tips_row(PGresult *res, int row, struct tip *t)
 {
-    if (PQntuples(res) < 1)
+    if (row < 0 || row >= PQntuples(res))
         return -1;
-    t->id = pg_value(res, 0, "id");
-    t->app_id = pg_value(res, 0, "app_id");
-    t->client_request_id = pg_value(res, 0, "client_request_id");
-    t->request_hash = pg_value(res, 0, "request_hash");
-    t->post_id = pg_value(res, 0, "post_id");
-    t->topic_id = pg_value(res, 0, "topic_id");
-    t->from_user_id = pg_value(res, 0, "from_user_id");
-    t->to_user_id = pg_value(res, 0, "to_user_id");
-    t->asset = pg_value(res, 0, "asset");
-    t->message = pg_value(res, 0, "message");
-    t->invoice = pg_value(res, 0, "invoice");
-    t->payment_hash = pg_value(res, 0, "payment_hash");
-    t->failure_reason = pg_value(res, 0, "failure_reason");
-    t->node_status = pg_value(res, 0, "node_status");
-    t->expires_at = pg_value(res, 0, "expires_at");
-    t->settled_at = pg_value(res, 0, "settled_at");
-    t->created_at = pg_value(res, 0, "created_at");
-    const char *amount = pg_value(res, 0, "amount");
+    t->id = pg_value(res, row, "id");
+    t->app_id = pg_value(res, row, "app_id");
+    t->client_request_id = pg_value(res, row, "client_request_id");
+    t->request_hash = pg_value(res, row, "request_hash");
+    t->post_id = pg_value(res, row, "post_id");
+    t->topic_id = pg_value(res, row, "topic_id");
+    t->from_user_id = pg_value(res, row, "from_user_id");
+    t->to_user_id = pg_value(res, row, "to_user_id");
+    t->asset = pg_value(res, row, "asset");
+    t->message = pg_value(res, row, "message");
+    t->invoice = pg_value(res, row, "invoice");
+    t->payment_hash = pg_value(res, row, "payment_hash");
+    t->failure_reason = pg_value(res, row, "failure_reason");
+    t->node_status = pg_value(res, row, "node_status");
+    t->expires_at = pg_value(res, row, "expires_at");
+    t->settled_at = pg_value(res, row, "settled_at");
+    t->created_at = pg_value(res, row, "created_at");
+    const char *amount = pg_value(res, row, "amount");
     if (t->id == NULL || t->app_id == NULL || amount == NULL ||
-        tip_state_parse(pg_value(res, 0, "state"), &t->state) != 0)
+        tip_state_parse(pg_value(res, row, "state"), &t->state) != 0)
         return -1;
     t->amount = strtoll(amount, NULL, 10);
     return 0;
@@ -105,7 +91,7 @@ static void tips_on_row(void *ctx, enum pg_outcome outcome, PGresult *res)
         r->cb.row(r->ctx, outcome, NULL);
         return;
     }
-    r->cb.row(r->ctx, PG_OK, tip_from_row(res, &t) == 0 ? &t : NULL);
+    r->cb.row(r->ctx, PG_OK, tips_row(res, 0, &t) == 0 ? &t : NULL);
 }
 
 static struct pg_query *tips_get_where(struct pg_pool *pool, const char *sql, const char *app_id,
@@ -124,7 +110,7 @@ struct pg_query *tips_get(struct pg_pool *pool, const char *app_id, const char *
                           tips_row_cb cb, void *ctx)
 {
     return tips_get_where(pool,
-                          "SELECT " TIP_COLUMNS " FROM tips t WHERE t.app_id = $1 AND t.id = $2",
+                          "SELECT " TIPS_COLUMNS " FROM tips t WHERE t.app_id = $1 AND t.id = $2",
                           app_id, tip_id, cb, ctx);
 }
 
@@ -132,7 +118,7 @@ struct pg_query *tips_get_by_invoice(struct pg_pool *pool, const char *app_id, c
                                      tips_row_cb cb, void *ctx)
 {
     return tips_get_where(
-        pool, "SELECT " TIP_COLUMNS " FROM tips t WHERE t.app_id = $1 AND t.invoice = $2", app_id,
+        pool, "SELECT " TIPS_COLUMNS " FROM tips t WHERE t.app_id = $1 AND t.invoice = $2", app_id,
         invoice, cb, ctx);
 }
 
@@ -140,7 +126,7 @@ static void tips_on_insert(void *ctx, enum pg_outcome outcome, PGresult *res)
 {
     struct tips_req *r = ctx;
     struct tip t;
-    if (outcome == PG_OK && tip_from_row(res, &t) == 0) {
+    if (outcome == PG_OK && tips_row(res, 0, &t) == 0) {
         r->cb.insert(r->ctx, PG_OK, &t, flag_value(res, "inserted"));
         return;
     }
@@ -161,7 +147,7 @@ struct pg_query *tips_insert(struct pg_pool *pool, const struct tip_new *n, tips
     struct tips_req *r;
     struct pg_query *q = pg_query_wrap(
         pool,
-        "SELECT f.inserted, " TIP_COLUMNS " FROM fl_tip_insert($1::uuid, $2, $3, $4, $5, $6, $7, "
+        "SELECT f.inserted, " TIPS_COLUMNS " FROM fl_tip_insert($1::uuid, $2, $3, $4, $5, $6, $7, "
         "$8, $9, $10::bigint, $11, $12, $13, "
         "'epoch'::timestamptz + $14::bigint * interval '1 second') f" FROM_FUNCTION_ROW,
         14, params, 0, tips_on_insert, sizeof *r, (void **)&r);
@@ -174,7 +160,7 @@ static void tips_on_settle(void *ctx, enum pg_outcome outcome, PGresult *res)
 {
     struct tips_req *r = ctx;
     struct tip t;
-    if (outcome == PG_OK && tip_from_row(res, &t) == 0) {
+    if (outcome == PG_OK && tips_row(res, 0, &t) == 0) {
         r->cb.settle(r->ctx, PG_OK, &t, flag_value(res, "applied"));
         return;
     }
@@ -191,7 +177,7 @@ struct pg_query *tips_settle(struct pg_pool *pool, const char *tip_id, int64_t a
     struct tips_req *r;
     struct pg_query *q =
         pg_query_wrap(pool,
-                      "SELECT f.applied, " TIP_COLUMNS
+                      "SELECT f.applied, " TIPS_COLUMNS
                       " FROM fl_settle_tip($1::uuid, $2::bigint, $3, $4) f" FROM_FUNCTION_ROW,
                       4, params, 0, tips_on_settle, sizeof *r, (void **)&r);
     r->cb.settle = cb;
@@ -232,7 +218,7 @@ struct pg_query *tips_fail(struct pg_pool *pool, const char *tip_id, int64_t lea
     struct tips_req *r;
     struct pg_query *q = pg_query_wrap(
         pool,
-        "SELECT f.applied, " TIP_COLUMNS
+        "SELECT f.applied, " TIPS_COLUMNS
         " FROM fl_fail_tip_fenced($1::uuid, $2::bigint, $3, $4, $5) f" FROM_FUNCTION_ROW,
         5, params, 0, tips_on_settle, sizeof *r, (void **)&r);
     r->cb.settle = cb;

@@ -43,6 +43,21 @@ struct tip {
     const char *created_at;
 };
 
+/* The tip columns, read from a relation aliased t, as every tip query selects them (timestamps
+ * rendered by the database: UTC, microseconds). */
+/* clang-format off */
+#define TIPS_COLUMNS                                                                               \
+    "t.id, t.app_id, t.client_request_id, t.request_hash, t.post_id, t.topic_id, "                 \
+    "t.from_user_id, t.to_user_id, t.asset, t.amount, t.message, t.invoice, t.payment_hash, "      \
+    "t.state, t.failure_reason, t.node_status, "                                                   \
+    PG_TIMESTAMP_TEXT("t.expires_at") " AS expires_at, "                                           \
+    PG_TIMESTAMP_TEXT("t.settled_at") " AS settled_at, "                                           \
+    PG_TIMESTAMP_TEXT("t.created_at") " AS created_at"
+/* clang-format on */
+/* Fills t from row `row` of a result selecting TIPS_COLUMNS (strings borrowed from res); -1 when
+ * there is no such row or a required column is missing. */
+int tips_row(PGresult *res, int row, struct tip *t);
+
 /* found=0: no such tip (tip is NULL). */
 typedef void (*tips_row_cb)(void *ctx, enum pg_outcome outcome, const struct tip *tip);
 

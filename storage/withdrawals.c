@@ -8,57 +8,44 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TS(col) PG_TIMESTAMP_TEXT(col)
-
-/* clang-format off */
-#define WITHDRAWAL_COLUMNS                                                                         \
-    "w.id, w.app_id, w.user_id, w.asset, w.amount, w.payment_request, w.payment_hash, "            \
-    "w.client_request_id, w.request_hash, w.state, w.fee, w.retry_count, w.failure_reason, "       \
-    "w.max_fee_amount, w.destination_kind, w.address, w.network_fee, w.tx_hash, "                  \
-    "w.confirmations, "                                                                            \
-    TS("w.next_attempt_at") " AS next_attempt_at, "                                                \
-    TS("w.created_at") " AS created_at, "                                                          \
-    TS("w.completed_at") " AS completed_at"
-/* clang-format on */
-
 #define LIVE_HASH_INDEX "withdrawals_live_hash_idx"
 
-static int64_t int_value(PGresult *res, const char *column, int *present)
+static int64_t int_value(PGresult *res, int row, const char *column, int *present)
 {
-    const char *v = pg_value(res, 0, column);
+    const char *v = pg_value(res, row, column);
     if (present != NULL)
         *present = v != NULL;
     return v != NULL ? strtoll(v, NULL, 10) : 0;
 }
 
-/* Fills w from row 0; -1 when there is no row or a required column is missing. */
-static int withdrawal_from_row(PGresult *res, struct withdrawal *w)
+int withdrawals_row(PGresult *res, int row, struct withdrawal *w)
 {
-    if (PQntuples(res) < 1)
+    if (row < 0 || row >= PQntuples(res))
         return -1;
     int has_amount;
-    w->id = pg_value(res, 0, "id");
-    w->app_id = pg_value(res, 0, "app_id");
-    w->user_id = pg_value(res, 0, "user_id");
-    w->asset = pg_value(res, 0, "asset");
-    w->amount = int_value(res, "amount", &has_amount);
-    w->payment_request = pg_value(res, 0, "payment_request");
-    w->payment_hash = pg_value(res, 0, "payment_hash");
-    w->destination_kind = pg_value(res, 0, "destination_kind");
-    w->address = pg_value(res, 0, "address");
-    w->network_fee = int_value(res, "network_fee", &w->has_network_fee);
-    w->tx_hash = pg_value(res, 0, "tx_hash");
-    w->confirmations = (int)int_value(res, "confirmations", &w->has_confirmations);
-    w->client_request_id = pg_value(res, 0, "client_request_id");
-    w->request_hash = pg_value(res, 0, "request_hash");
-    w->state = pg_value(res, 0, "state");
-    w->fee = int_value(res, "fee", &w->has_fee);
-    w->max_fee_amount = int_value(res, "max_fee_amount", NULL);
-    w->retry_count = (int)int_value(res, "retry_count", NULL);
-    w->next_attempt_at = pg_value(res, 0, "next_attempt_at");
-    w->failure_reason = pg_value(res, 0, "failure_reason");
-    w->created_at = pg_value(res, 0, "created_at");
-    w->completed_at = pg_value(res, 0, "completed_at");
+    w->id = pg_value(res, row, "id");
+    w->app_id = pg_value(res, row, "app_id");
+    w->user_id = pg_value(res, row, "user_id");
+    w->asset = pg_value(res, row, "asset");
+    w->amount = int_value(res, row, "amount", &has_amount);
+    w->payment_request = pg_value(res, row, "payment_request");
+    w->payment_hash = pg_value(res, row, "payment_hash");
+    w->destination_kind = pg_value(res, row, "destination_kind");
+    w->address = pg_value(res, row, "address");
+    w->network_fee = int_value(res, row, "network_fee", &w->has_network_fee);
+    w->tx_hash = pg_value(res, row, "tx_hash");
+    w->confirmations = (int)int_value(res, row, "confirmations", &w->has_confirmations);
+    w->client_request_id = pg_value(res, row, "client_request_id");
+    w->request_hash = pg_value(res, row, "request_hash");
+    w->state = pg_value(res, row, "state");
+    w->fee = int_value(res, row, "fee", &w->has_fee);
+    w->max_fee_amount = int_value(res, row, "max_fee_amount", NULL);
+    w->retry_count = (int)int_value(res, row, "retry_count", NULL);
+    w->next_attempt_at = pg_value(res, row, "next_attempt_at");
+    w->failure_reason = pg_value(res, row, "failure_reason");
+    w->last_error = pg_value(res, row, "last_error");
+    w->created_at = pg_value(res, row, "created_at");
+    w->completed_at = pg_value(res, row, "completed_at");
     if (w->id == NULL || w->app_id == NULL || w->asset == NULL || w->state == NULL ||
         w->request_hash == NULL || w->destination_kind == NULL || !has_amount)
         return -1;
@@ -78,7 +65,7 @@ static void on_row(void *ctx, enum pg_outcome outcome, PGresult *res)
         r->cb(r->ctx, outcome, NULL);
         return;
     }
-    r->cb(r->ctx, PG_OK, withdrawal_from_row(res, &w) == 0 ? &w : NULL);
+    r->cb(r->ctx, PG_OK, withdrawals_row(res, 0, &w) == 0 ? &w : NULL);
 }
 
 struct pg_query *withdrawals_get(struct pg_pool *pool, const char *app_id, const char *id,
@@ -88,7 +75,7 @@ struct pg_query *withdrawals_get(struct pg_pool *pool, const char *app_id, const
     struct row_req *r;
     struct pg_query *q = pg_query_wrap(
         pool,
-        "SELECT " WITHDRAWAL_COLUMNS " FROM withdrawals w WHERE w.app_id = $1 AND w.id = $2::uuid",
+        "SELECT " WITHDRAWALS_COLUMNS " FROM withdrawals w WHERE w.app_id = $1 AND w.id = $2::uuid",
         2, params, 0, on_row, sizeof *r, (void **)&r);
     r->cb = cb;
     r->ctx = ctx;
@@ -124,11 +111,11 @@ static void on_request(void *ctx, enum pg_outcome outcome, PGresult *res)
     }
     v.withdrawal_id = pg_value(res, 0, "withdrawal_id");
     v.existing_state = pg_value(res, 0, "existing_state");
-    v.available = int_value(res, "available", NULL);
-    v.requested = int_value(res, "requested", NULL);
-    v.shortfall = int_value(res, "shortfall", &v.has_shortfall);
-    v.limit = int_value(res, "lim", &v.has_limit);
-    v.retry_after = (int)int_value(res, "retry_after", &v.has_retry_after);
+    v.available = int_value(res, 0, "available", NULL);
+    v.requested = int_value(res, 0, "requested", NULL);
+    v.shortfall = int_value(res, 0, "shortfall", &v.has_shortfall);
+    v.limit = int_value(res, 0, "lim", &v.has_limit);
+    v.retry_after = (int)int_value(res, 0, "retry_after", &v.has_retry_after);
     r->cb(r->ctx, PG_OK, &v);
 }
 
@@ -198,10 +185,10 @@ static void on_figures(void *ctx, enum pg_outcome outcome, PGresult *res)
     const char *allowed = pg_value(res, 0, "allowed");
     struct withdrawal_figures f = {
         .allowed = allowed != NULL && allowed[0] == 't',
-        .min_amount = int_value(res, "min_amount", NULL),
-        .available = int_value(res, "available", NULL),
-        .locked = int_value(res, "locked", NULL),
-        .max_fee = int_value(res, "max_fee", NULL),
+        .min_amount = int_value(res, 0, "min_amount", NULL),
+        .available = int_value(res, 0, "available", NULL),
+        .locked = int_value(res, 0, "locked", NULL),
+        .max_fee = int_value(res, 0, "max_fee", NULL),
     };
     r->cb(r->ctx, PG_OK, &f);
 }

@@ -39,9 +39,26 @@ struct withdrawal {
     int retry_count;
     const char *next_attempt_at;
     const char *failure_reason; /* NULL unless FAILED */
+    const char *last_error;     /* the last trouble the runner met (NULL once COMPLETED) */
     const char *created_at;
     const char *completed_at; /* NULL until COMPLETED or FAILED */
 };
+
+/* The withdrawal columns, read from a relation aliased w, as every withdrawal query selects them
+ * (timestamps rendered by the database: UTC, microseconds). */
+/* clang-format off */
+#define WITHDRAWALS_COLUMNS                                                                        \
+    "w.id, w.app_id, w.user_id, w.asset, w.amount, w.payment_request, w.payment_hash, "            \
+    "w.client_request_id, w.request_hash, w.state, w.fee, w.retry_count, w.failure_reason, "       \
+    "w.last_error, w.max_fee_amount, w.destination_kind, w.address, w.network_fee, w.tx_hash, "    \
+    "w.confirmations, "                                                                            \
+    PG_TIMESTAMP_TEXT("w.next_attempt_at") " AS next_attempt_at, "                                 \
+    PG_TIMESTAMP_TEXT("w.created_at") " AS created_at, "                                           \
+    PG_TIMESTAMP_TEXT("w.completed_at") " AS completed_at"
+/* clang-format on */
+/* Fills w from row `row` of a result selecting WITHDRAWALS_COLUMNS (strings borrowed from res);
+ * -1 when there is no such row or a required column is missing. */
+int withdrawals_row(PGresult *res, int row, struct withdrawal *w);
 
 /* w is NULL when there is no such withdrawal in the app. */
 typedef void (*withdrawals_row_cb)(void *ctx, enum pg_outcome outcome, const struct withdrawal *w);
