@@ -231,8 +231,12 @@
 
     /* A value as a node: nested objects and arrays as readable JSON text, never as markup. */
     function valueNode(v) {
-        if (v !== null && typeof v === 'object')
+        if (v !== null && typeof v === 'object') {
+            const flat = JSON.stringify(v);
+            if (flat.length <= 100)
+                return el('code', null, flat);
             return el('pre', {class: 'json'}, JSON.stringify(v, null, 2));
+        }
         return document.createTextNode(text(v));
     }
 

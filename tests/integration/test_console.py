@@ -279,8 +279,14 @@ class Chromium:
         self.reply(self._pending_click)
         return dialog
 
-    def screenshot(self, directory, name):
-        data = self.call("Page.captureScreenshot", {"format": "png"}, timeout=15)["data"]
+    def screenshot(self, directory, name, full_page=False):
+        params = {"format": "png"}
+        if full_page:
+            size = self.call("Page.getLayoutMetrics")["cssContentSize"]
+            params.update(captureBeyondViewport=True, clip={
+                "x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 4000),
+                "scale": 1})
+        data = self.call("Page.captureScreenshot", params, timeout=15)["data"]
         path = os.path.join(directory, name)
         with open(path, "wb") as f:
             f.write(base64.b64decode(data))
@@ -405,7 +411,7 @@ def test_console_in_chromium(cdaemon, db, sim):
         assert events >= 1, "no timeline event shown"
         assert b.eval("document.querySelector('#detail-fields dd[data-field=\"state\"]')"
                       ".textContent") == "PENDING"
-        b.screenshot(shots, "04-withdrawal-timeline.png")
+        b.screenshot(shots, "04-withdrawal-timeline.png", full_page=True)
 
         # -- cancel it: confirm() accepted, the page shows FAILED / CANCELLED_BY_ADMIN
         b.click("#cancel-withdrawal", opens_dialog=True)
@@ -419,7 +425,7 @@ def test_console_in_chromium(cdaemon, db, sim):
                   "the withdrawal shown FAILED / CANCELLED_BY_ADMIN")
         assert b.eval("document.querySelectorAll('#timeline li.event').length") > events
         assert b.eval("!!document.getElementById('cancel-refusal')")
-        b.screenshot(shots, "05-withdrawal-cancelled.png")
+        b.screenshot(shots, "05-withdrawal-cancelled.png", full_page=True)
         state, = db.one("SELECT state FROM withdrawals WHERE id = %s", (wid,))
         assert state == "FAILED", state
 
@@ -465,7 +471,22 @@ def test_console_in_chromium(cdaemon, db, sim):
             assert expect in shown or expect in b.eval(
                 "Array.from(document.querySelectorAll('#view input')).map(i => i.name)"
                 ".join(' ')"), (view, shown)
-        b.screenshot(shots, "08-jobs.png")
+        # -- pause and resume a job through the page (a reason is required)
+        b.eval("document.querySelector('tr button[data-action=\"pause\"][data-job=\"webhooks\"]')"
+               ".closest('tr').querySelector('input[name=\"reason\"]').focus()")
+        b.call("Input.insertText", {"text": "console test"})
+        b.click('button[data-action="pause"][data-job="webhooks"]', opens_dialog=True)
+        assert "webhooks" in b.handle_dialog(accept=True)["message"]
+        b.wait_js("!!document.querySelector('button[data-action=\"resume\"][data-job=\"webhooks\"]')"
+                  " && document.getElementById('view').textContent.includes('console test')",
+                  10, "the webhooks job paused")
+        b.screenshot(shots, "08-jobs-paused.png")
+        b.click('button[data-action="resume"][data-job="webhooks"]', opens_dialog=True)
+        b.handle_dialog(accept=True)
+        b.wait_js("!!document.querySelector('button[data-action=\"pause\"][data-job=\"webhooks\"]')",
+                  10, "the webhooks job resumed")
+        paused, = db.one("SELECT paused FROM job_controls WHERE job = 'webhooks'")
+        assert paused is False
 
         # -- log out clears the token
         b.click("#logout")
