@@ -1,6 +1,6 @@
 /* The operator console (API.md "Admin API", docs/admin.md "Console"): a static page, script and
  * stylesheet (handlers/console/) that drive POST /admin/rpc from a browser with a token typed into
- * the page. They are compiled into the binary (cmake/embed_console.cmake), so the daemon serves
+ * the page. They are compiled into the binary (cmake/embed_files.cmake), so the daemon serves
  * them from any working directory and never from the file system.
  *
  *   GET /admin/            index.html      text/html
