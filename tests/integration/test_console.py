@@ -439,12 +439,20 @@ def test_console_in_chromium(cdaemon, db, sim):
         assert b.eval("document.scripts.length") == 1
         assert b.eval("typeof window.__pwned") == "undefined"
         b.screenshot(shots, "06-tips-markup-as-text.png")
+        b.click(cell)  # the row opens the tip: its fields and timeline, the message still text
+        b.wait_view("tips-detail")
+        assert b.eval("document.querySelector('#detail-fields dd[data-field=\"message\"]')"
+                      ".textContent") == XSS
+        assert b.eval("document.querySelectorAll('#timeline li.event').length") >= 1
+        assert b.eval("document.querySelectorAll('img').length") == 0
+        assert b.eval("typeof window.__pwned") == "undefined"
 
         # -- reload with the token in sessionStorage: the console's own load time
         b.call("Page.reload", {"ignoreCache": True})
-        b.wait_js("performance.getEntriesByName('console:ready:tips').length > 0 && "
-                  "document.body.dataset.state === 'ready'", 10, "the tips view after reload")
-        reload_ms = b.eval("performance.getEntriesByName('console:ready:tips').pop().startTime")
+        ready_mark = "performance.getEntriesByName('console:ready:tips-detail')"
+        b.wait_js(f"{ready_mark}.length > 0 && document.body.dataset.state === 'ready'", 10,
+                  "the tip view after reload")
+        reload_ms = b.eval(f"{ready_mark}.pop().startTime")
         reload_nav = b.eval("performance.getEntriesByType('navigation')[0].loadEventEnd")
         assert b.eval("typeof window.__pwned") == "undefined"
 
@@ -511,7 +519,7 @@ def test_console_in_chromium(cdaemon, db, sim):
         print(f"console load: {login_ms:.0f} ms (navigation start → apps view rendered after "
               f"typing the token and logging in; page load event at {nav['load']:.0f} ms, "
               f"DOMContentLoaded at {nav['dcl']:.0f} ms)")
-        print(f"console reload with a stored token: {reload_ms:.0f} ms to the tips view "
+        print(f"console reload with a stored token: {reload_ms:.0f} ms to the tip's view "
               f"rendered (load event at {reload_nav:.0f} ms)")
     finally:
         b.close()
