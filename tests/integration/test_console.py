@@ -108,6 +108,9 @@ def test_static_files_have_no_inline_code_external_asset_or_html_sink():
                            for attrs, body in scripts), scripts
     assert not re.search(r"<style\b|\sstyle\s*=", html, re.I)
     assert not re.search(r"\son[a-z]+\s*=", html, re.I)
+    # The token field has no name: a form the browser submitted without the script sends nothing.
+    token_input = re.search(r'<input\b[^>]*\bid="token"[^>]*>', html)
+    assert token_input and "name=" not in token_input.group(0), token_input
     # Nothing from elsewhere (the CSP would block it anyway).
     for text in (html, js, css):
         assert not re.search(r"https?://|(src|href)\s*=\s*[\"']?//", text, re.I)
