@@ -29,6 +29,7 @@
 #include "handlers/admin_money.h"
 #include "handlers/admin_ops.h"
 #include "handlers/admin_policy.h"
+#include "handlers/console.h"
 #include "handlers/dashboard.h"
 #include "handlers/feed.h"
 #include "handlers/health.h"
@@ -251,6 +252,7 @@ static int serve(struct config *cfg)
     admin_policy_register(d.admin);
     admin_ops_register(d.admin);
     http_server_route(d.http, "POST", "/admin/rpc", admin_handle_http, d.admin);
+    console_register(d.http);
     d.poller = poller_new(d.loop.ev, d.pg, d.fnn, cfg);
     d.payouts = withdrawals_runner_new(d.loop.ev, d.pg, d.fnn, cfg);
     if (cfg->ckb_rpc_url != NULL && cfg->ckb_hot_wallet_key_file != NULL) {

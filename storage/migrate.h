@@ -1,5 +1,5 @@
 /* Schema migrations: the SQL files in storage/migrations/NNNN_*.sql are compiled into the binary
- * (cmake/embed_migrations.cmake) and applied in order by `fiberlinkd migrate`, each exactly once,
+ * (cmake/embed_files.cmake) and applied in order by `fiberlinkd migrate`, each exactly once,
  * each in its own transaction together with its row in schema_migrations. Blocking libpq, for the
  * command (core/cli_migrate.c) and tests. */
 #ifndef FL_MIGRATE_H
