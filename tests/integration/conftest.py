@@ -21,6 +21,21 @@ PG_BIN = "/usr/lib/postgresql/15/bin"
 PREIMAGE_KEY = "integration-test-preimage-key-not-secret"
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "soak: waits out wall-clock outages or measures throughput; the sanitizer "
+        "run of scripts/test skips it (FL_SKIP_SOAK=1), the plain run keeps it")
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("FL_SKIP_SOAK") != "1":
+        return
+    skip = pytest.mark.skip(reason="soak test: run by the plain build only (FL_SKIP_SOAK=1)")
+    for item in items:
+        if "soak" in item.keywords:
+            item.add_marker(skip)
+
+
 class Cluster:
     def __init__(self, host, port):
         self.host = host

@@ -363,6 +363,7 @@ def test_rebuild_conflicts_with_its_abandoned_transaction(hub):
     reconcile_clean(hub.url)
 
 
+@pytest.mark.soak
 def test_batch_of_100_throughput(hub, capsys):
     ids = {}
     for i in range(100):

@@ -376,6 +376,7 @@ def test_random_kills_while_paying(rig):
     settle_and_expire(rig, tips, paid)
 
 
+@pytest.mark.soak
 def test_node_frozen_for_30_seconds(rig):
     rng = random.Random(5)
     d = rig.start({"FIBERLINK_FNN_TIMEOUT_MS": "1000"})
@@ -404,6 +405,7 @@ def test_node_frozen_for_30_seconds(rig):
     assert_end_state(rig, tips, paid)
 
 
+@pytest.mark.soak
 def test_node_down_for_30_seconds_past_deadlines(rig):
     """The node's port refuses connections for at least 30 s (the simulator, behind a forwarder
     that goes down, keeps its invoices as a stopped node keeps its store), and every open tip's

@@ -6,6 +6,7 @@ import subprocess
 import httpx
 
 import fl
+from conftest import PREIMAGE_KEY
 
 
 def make_cert(tmp_path):
@@ -35,7 +36,7 @@ def test_tls_serves_h2_by_alpn_and_http11(start_daemon, db, tmp_path):
 def test_tls_with_a_missing_key_refuses_to_start(db, sim, tmp_path):
     cert, _ = make_cert(tmp_path)
     env = fl.clean_env({"FIBERLINK_DATABASE_URL": db.url, "FIBERLINK_FNN_RPC_URL": sim.url,
-                        "FIBERLINK_PREIMAGE_KEY": "x" * 32, "FIBERLINK_LISTEN": f"127.0.0.1:{fl.free_port()}",
+                        "FIBERLINK_PREIMAGE_KEY": PREIMAGE_KEY, "FIBERLINK_LISTEN": f"127.0.0.1:{fl.free_port()}",
                         "FIBERLINK_TLS_CERT": cert,
                         "FIBERLINK_TLS_KEY": str(tmp_path / "missing.pem")})
     p = subprocess.run([fl.binary("fiberlinkd"), "serve"], env=env, capture_output=True,
