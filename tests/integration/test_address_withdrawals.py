@@ -89,13 +89,8 @@ def user():
     return "u-" + uuid.uuid4().hex[:10]
 
 
-def fund(c, sim, user_id, amount):
-    """Credits user_id through a real tip, settled by tip.status (the ledger stays consistent)."""
-    res = c.result("tip.create", {"postId": "p-fund", "fromUserId": "funder", "toUserId": user_id,
-                                  "asset": "CKB", "amount": amount})
-    sim.pay(res["invoice"])
-    fl.wait_until(lambda: c.result("tip.status", {"tipId": res["tipId"]})["state"] == "SETTLED",
-                  10, "the funding tip to settle")
+# Credits a user through a real tip, settled by tip.status (the ledger stays consistent).
+fund = fl.fund_user
 
 
 def to_address(user_id, amount, address, asset="CKB", **extra):
