@@ -20,6 +20,7 @@
 
 struct fixture {
     struct asset_table with_usdi, ckb_only;
+    json_t *params; /* the last parsed params: pe.field may point into them (an unknown member) */
 };
 
 static int setup(void **state)
@@ -36,22 +37,26 @@ static int teardown(void **state)
     struct fixture *f = *state;
     asset_table_dispose(&f->with_usdi);
     asset_table_dispose(&f->ckb_only);
+    json_decref(f->params);
     free(f);
     return 0;
 }
 
-/* Parses text; returns the outcome, fills the rest. */
-static int parse(const struct asset_table *t, const char *text, const struct asset **asset,
-                 struct policy_update *u, struct jsonrpc_param_error *pe, const char **reason)
+/* Parses text; returns the outcome, fills the rest. The params stay alive in the fixture until
+ * the next parse, as a call's params do until it is answered: an error's field may name one of
+ * their members. */
+static int parse(struct fixture *f, const struct asset_table *t, const char *text,
+                 const struct asset **asset, struct policy_update *u,
+                 struct jsonrpc_param_error *pe, const char **reason)
 {
     json_error_t je;
     json_t *p = json_loads(text, JSON_ALLOW_NUL, &je);
     if (p == NULL)
         fail_msg("bad test JSON: %s", je.text);
+    json_decref(f->params);
+    f->params = p;
     memset(pe, 0, sizeof *pe);
-    int rc = admin_policy_parse_set(p, t, asset, u, pe, reason);
-    json_decref(p);
-    return rc;
+    return admin_policy_parse_set(p, t, asset, u, pe, reason);
 }
 
 static void test_partial(void **state)
@@ -61,7 +66,7 @@ static void test_partial(void **state)
     struct policy_update u;
     struct jsonrpc_param_error pe;
     const char *reason;
-    assert_int_equal(parse(&f->with_usdi,
+    assert_int_equal(parse(f, &f->with_usdi,
                            "{\"appId\":\"forum1\",\"asset\":\"CKB\",\"min\":\"2.5\","
                            "\"cooldownSeconds\":30,\"allowed\":false,\"userDaily\":null}",
                            &a, &u, &pe, &reason),
@@ -73,7 +78,7 @@ static void test_partial(void **state)
     assert_false(u.v.allowed);
 
     /* USDI's own decimals (6); every amount field; a zero fee cap. */
-    assert_int_equal(parse(&f->with_usdi,
+    assert_int_equal(parse(f, &f->with_usdi,
                            "{\"appId\":\"x\",\"asset\":\"USDI\",\"min\":\"0.000001\","
                            "\"maxPerRequest\":\"5\",\"userDaily\":\"10\",\"appDaily\":\"100.5\","
                            "\"maxFee\":\"0\",\"allowed\":true}",
@@ -90,7 +95,7 @@ static void test_partial(void **state)
 
     /* Nothing but the asset: a valid, empty change. */
     assert_int_equal(
-        parse(&f->ckb_only, "{\"appId\":\"x\",\"asset\":\"CKB\"}", &a, &u, &pe, &reason), 0);
+        parse(f, &f->ckb_only, "{\"appId\":\"x\",\"asset\":\"CKB\"}", &a, &u, &pe, &reason), 0);
     assert_int_equal(u.set, 0);
 }
 
@@ -128,7 +133,7 @@ static void test_refusals_name_the_field(void **state)
         struct policy_update u;
         struct jsonrpc_param_error pe;
         const char *reason = "unset";
-        if (parse(&f->with_usdi, cases[i].params, &a, &u, &pe, &reason) != -1)
+        if (parse(f, &f->with_usdi, cases[i].params, &a, &u, &pe, &reason) != -1)
             fail_msg("accepted %s", cases[i].params);
         if (pe.field == NULL || strcmp(pe.field, cases[i].field) != 0 ||
             strstr(pe.message, cases[i].says) == NULL)
@@ -143,7 +148,7 @@ static void test_refusals_name_the_field(void **state)
     struct jsonrpc_param_error pe;
     const char *reason;
     assert_int_equal(
-        parse(&f->ckb_only, "{\"asset\":\"USDI\",\"min\":\"1\"}", &a, &u, &pe, &reason), -1);
+        parse(f, &f->ckb_only, "{\"asset\":\"USDI\",\"min\":\"1\"}", &a, &u, &pe, &reason), -1);
     assert_string_equal(pe.field, "asset");
     assert_non_null(strstr(pe.message, "not enabled"));
     assert_string_equal(reason, "ASSET_NOT_ALLOWED");
